@@ -1,0 +1,289 @@
+"""Secret identities and identity files (docs/FORMAT.md section 2.3).
+
+A recipient identity (contact, lawyer) is an X25519 key pair; a signing identity (device,
+relay) is an Ed25519 key pair. Identity files keep the secret encrypted with a passphrase
+(Argon2id + XChaCha20-Poly1305), or in the clear when the user asked for no passphrase.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+from vault import _primitives as p
+from vault.atomic import write_file_atomically
+from vault.errors import MalformedError, TestigoError, WrongPassphraseError
+from vault.keys import DeviceKey, RecipientKey, RelayKey
+
+FILE_VERSION: Final = 1
+DEFAULT_OPSLIMIT: Final = 3
+DEFAULT_MEMLIMIT: Final = 64 * 1024 * 1024
+MIN_OPSLIMIT, MAX_OPSLIMIT = 1, 10
+MIN_MEMLIMIT, MAX_MEMLIMIT = 8 * 1024 * 1024, 1024 * 1024 * 1024
+
+PassphraseSource = Callable[[], str]
+
+
+class Role(StrEnum):
+    DEVICE = "device"
+    RELAY = "relay"
+    CONTACT = "contact"
+    LAWYER = "lawyer"
+
+    @property
+    def is_recipient(self) -> bool:
+        return self in (Role.CONTACT, Role.LAWYER)
+
+
+class RecipientIdentity:
+    """The secret half of a recipient key: opens header stanzas sealed to it."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) != p.KEY_SIZE:
+            raise ValueError(f"recipient secret must be {p.KEY_SIZE} bytes")
+        self._secret = bytes(secret)
+        self.public = RecipientKey(p.x25519_public(self._secret))
+
+    @classmethod
+    def generate(cls) -> "RecipientIdentity":
+        _public, secret = p.x25519_generate()
+        return cls(secret)
+
+    def unwrap(self, stanza: bytes) -> bytes | None:
+        """The file key in stanza, or None when the stanza is not for this identity."""
+        try:
+            return p.open_sealed(self.public.raw, self._secret, stanza)
+        except p.AuthenticationFailed:
+            return None
+
+    def secret_bytes(self) -> bytes:
+        return self._secret
+
+    def __repr__(self) -> str:
+        return f"RecipientIdentity({self.public.fingerprint})"
+
+
+class SigningIdentity:
+    """The secret half of a device or relay key: signs headers, chunks or receipts."""
+
+    def __init__(self, seed: bytes, role: Role) -> None:
+        if role not in (Role.DEVICE, Role.RELAY):
+            raise ValueError(f"a signing identity is a device or relay, not {role}")
+        public, self._secret = p.ed25519_keypair(seed)
+        self._seed = bytes(seed)
+        self.role = role
+        self.public: DeviceKey | RelayKey = (
+            DeviceKey(public) if role is Role.DEVICE else RelayKey(public)
+        )
+
+    @classmethod
+    def generate(cls, role: Role) -> "SigningIdentity":
+        return cls(p.random_bytes(p.SIGN_SEED_SIZE), role)
+
+    def sign(self, message: bytes) -> bytes:
+        return p.ed25519_sign(self._secret, message)
+
+    def secret_bytes(self) -> bytes:
+        return self._seed
+
+    def __repr__(self) -> str:
+        return f"SigningIdentity({self.role}, {self.public.fingerprint})"
+
+
+Identity = RecipientIdentity | SigningIdentity
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    role: Role
+    identity: Identity
+
+    @property
+    def public_text(self) -> str:
+        return str(self.identity.public)
+
+    @property
+    def fingerprint(self) -> str:
+        return self.identity.public.fingerprint
+
+
+def generate_identity(role: Role) -> StoredIdentity:
+    if role.is_recipient:
+        return StoredIdentity(role, RecipientIdentity.generate())
+    return StoredIdentity(role, SigningIdentity.generate(role))
+
+
+@dataclass(frozen=True)
+class KdfLimits:
+    opslimit: int = DEFAULT_OPSLIMIT
+    memlimit: int = DEFAULT_MEMLIMIT
+
+    def __post_init__(self) -> None:
+        if not MIN_OPSLIMIT <= self.opslimit <= MAX_OPSLIMIT:
+            raise ValueError(f"opslimit must be {MIN_OPSLIMIT}..{MAX_OPSLIMIT}")
+        if not MIN_MEMLIMIT <= self.memlimit <= MAX_MEMLIMIT:
+            raise ValueError(f"memlimit must be {MIN_MEMLIMIT}..{MAX_MEMLIMIT} bytes")
+
+
+def _associated_data(role: Role, public_text: str) -> bytes:
+    return b"testigo/v1 identity\x00" + role.value.encode() + b"\x00" + public_text.encode()
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def encode_identity(
+    stored: StoredIdentity, passphrase: str | None, limits: KdfLimits | None = None
+) -> bytes:
+    """The identity file's bytes; passphrase None means stored unprotected."""
+    public_text = stored.public_text
+    document: dict[str, object] = {
+        "testigo-identity": FILE_VERSION,
+        "role": stored.role.value,
+        "public": public_text,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    secret = stored.identity.secret_bytes()
+    if passphrase is None:
+        document["protection"] = "none"
+        document["secret"] = _b64(secret)
+    else:
+        limits = limits or KdfLimits()
+        salt = p.random_bytes(p.PWHASH_SALT_SIZE)
+        nonce = p.random_bytes(p.AEAD_NONCE_SIZE)
+        key = p.password_key(passphrase.encode(), salt, limits.opslimit, limits.memlimit)
+        sealed = p.aead_encrypt(key, nonce, _associated_data(stored.role, public_text), secret)
+        document["protection"] = "argon2id"
+        document["argon2id"] = {
+            "opslimit": limits.opslimit,
+            "memlimit": limits.memlimit,
+            "salt": _b64(salt),
+        }
+        document["nonce"] = _b64(nonce)
+        document["secret"] = _b64(sealed)
+    return (json.dumps(document, indent=2) + "\n").encode()
+
+
+def save_identity(
+    path: Path, stored: StoredIdentity, passphrase: str | None, limits: KdfLimits | None = None
+) -> None:
+    """Write an identity file (mode 0600) atomically; refuses to overwrite one."""
+    if path.exists():
+        raise TestigoError(
+            f"{path} already exists", hint="choose another -o path; keys are never overwritten"
+        )
+    write_file_atomically(path, encode_identity(stored, passphrase, limits), mode=0o600)
+
+
+class _Fields:
+    """Typed access to the JSON members of an identity file."""
+
+    def __init__(self, document: dict[str, object]) -> None:
+        self._document = document
+
+    def text(self, name: str) -> str:
+        value = self._document.get(name)
+        if not isinstance(value, str):
+            raise MalformedError(f"identity file: '{name}' is missing or not text")
+        return value
+
+    def integer(self, name: str) -> int:
+        value = self._document.get(name)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MalformedError(f"identity file: '{name}' is missing or not an integer")
+        return value
+
+    def binary(self, name: str, size: int) -> bytes:
+        try:
+            value = base64.b64decode(self.text(name), validate=True)
+        except (binascii.Error, ValueError):
+            raise MalformedError(f"identity file: '{name}' is not base64") from None
+        if len(value) != size:
+            raise MalformedError(f"identity file: '{name}' must be {size} bytes")
+        return value
+
+    def nested(self, name: str) -> "_Fields":
+        value = self._document.get(name)
+        if not isinstance(value, dict):
+            raise MalformedError(f"identity file: '{name}' is missing")
+        return _Fields({str(k): v for k, v in value.items()})
+
+
+def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity:
+    """Parse an identity file; passphrase is asked for only if the file is protected."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedError("not a Testigo identity file (not JSON)") from None
+    if not isinstance(document, dict):
+        raise MalformedError("not a Testigo identity file")
+    fields = _Fields({str(k): v for k, v in document.items()})
+    if document.get("testigo-identity") != FILE_VERSION:
+        raise MalformedError("not a Testigo identity file, or an unsupported version")
+    try:
+        role = Role(fields.text("role"))
+    except ValueError:
+        raise MalformedError(f"identity file: unknown role {document.get('role')!r}") from None
+    public_text = fields.text("public")
+    protection = fields.text("protection")
+    if protection == "none":
+        secret = fields.binary("secret", p.KEY_SIZE)
+    elif protection == "argon2id":
+        kdf = fields.nested("argon2id")
+        try:
+            limits = KdfLimits(kdf.integer("opslimit"), kdf.integer("memlimit"))
+        except ValueError as error:
+            raise MalformedError(f"identity file: {error}") from None
+        salt = kdf.binary("salt", p.PWHASH_SALT_SIZE)
+        nonce = fields.binary("nonce", p.AEAD_NONCE_SIZE)
+        sealed = fields.binary("secret", p.KEY_SIZE + p.AEAD_TAG_SIZE)
+        key = p.password_key(passphrase().encode(), salt, limits.opslimit, limits.memlimit)
+        try:
+            secret = p.aead_decrypt(key, nonce, _associated_data(role, public_text), sealed)
+        except p.AuthenticationFailed:
+            raise WrongPassphraseError(
+                "the identity file did not open: wrong passphrase, or the file was altered"
+            ) from None
+    else:
+        raise MalformedError(f"identity file: unknown protection {protection!r}")
+    identity: Identity = (
+        RecipientIdentity(secret) if role.is_recipient else SigningIdentity(secret, role)
+    )
+    if str(identity.public) != public_text:
+        raise MalformedError("identity file: the public key does not match the secret key")
+    return StoredIdentity(role, identity)
+
+
+def load_identity(path: Path, passphrase: PassphraseSource) -> StoredIdentity:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TestigoError(
+            f"identity file {path} does not exist", hint="make one with: testigo keygen"
+        ) from None
+    except OSError as error:
+        raise TestigoError(f"cannot read identity file {path}: {error.strerror}") from None
+    return decode_identity(data, passphrase)
+
+
+def is_protected(path: Path) -> bool:
+    """True when the identity file at path needs a passphrase (False if unreadable)."""
+    try:
+        document = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(document, dict) and document.get("protection") == "argon2id"
+
+
+def no_passphrase() -> str:
+    """A PassphraseSource for callers that know the file is unprotected."""
+    raise TestigoError(
+        "this identity file needs a passphrase",
+        hint="set TESTIGO_PASSPHRASE or pass --passphrase-fd N",
+    )
