@@ -1,0 +1,317 @@
+"""The `testigo` command. It parses flags and calls the library; nothing else."""
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+from vault import (
+    MalformedError,
+    NotForMeError,
+    RecipientIdentity,
+    Role,
+    StoredIdentity,
+    TamperedError,
+    TestigoError,
+    generate_identity,
+    load_identity,
+    save_identity,
+)
+from vault.contacts import ContactBook, ContactRole
+from vault.keys import RecipientKey
+from vault.passphrase import existing_passphrase, new_passphrase
+from vault.paths import data_home
+from vault.report_text import format_report
+from vault.verify import Status
+
+EXIT_ERROR = 1
+EXIT_NOT_FOR_ME = 30
+PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
+
+
+def fail(message: str, hint: str = "", code: int = EXIT_ERROR) -> NoReturn:
+    click.echo(f"testigo: error: {message}", err=True)
+    if hint:
+        click.echo(f"hint: {hint}", err=True)
+    sys.exit(code)
+
+
+def warn(message: str) -> None:
+    click.echo(f"testigo: warning: {message}", err=True)
+
+
+def exit_code_for(error: TestigoError) -> int:
+    if isinstance(error, NotForMeError):
+        return EXIT_NOT_FOR_ME
+    if isinstance(error, MalformedError | TamperedError):
+        return Status.TAMPERED.exit_code
+    return EXIT_ERROR
+
+
+@contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for long inputs on a terminal; None otherwise."""
+    if total < PROGRESS_THRESHOLD_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, transient=True) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda size: progress.advance(task, size)
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def load_recipient_identity(path: Path, passphrase_fd: int | None) -> RecipientIdentity:
+    stored = load_identity(path, existing_passphrase(passphrase_fd, str(path)))
+    if not isinstance(stored.identity, RecipientIdentity):
+        fail(
+            f"{path} is a {stored.role} key; opening recordings needs a contact or lawyer key",
+            "pass the identity file made with: testigo keygen --role lawyer",
+        )
+    return stored.identity
+
+
+home_option = click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Data directory (contact book, device key). Default: $TESTIGO_HOME or the platform's.",
+)
+passphrase_fd_option = click.option(
+    "--passphrase-fd",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Read the passphrase from file descriptor N (else $TESTIGO_PASSPHRASE or a prompt).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="testigo")
+def main() -> None:
+    """Testigo: end-to-end encrypted evidence recorder."""
+
+
+@main.command()
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    required=True,
+    help="contact or lawyer (can open recordings), device (records), relay (signs receipts).",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Key file.")
+@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected (tests, demos).")
+@passphrase_fd_option
+def keygen(role: str, output: Path, no_passphrase: bool, passphrase_fd: int | None) -> None:
+    """Make a new key; prints the public key and its fingerprint."""
+    stored = generate_identity(Role(role))
+    if no_passphrase:
+        warn(f"{output} is stored WITHOUT a passphrase: anyone who copies it can use it")
+        passphrase = None
+    else:
+        passphrase = new_passphrase(passphrase_fd)
+    save_identity(output, stored, passphrase)
+    click.echo(f"# {role} key written to {output}", err=True)
+    click.echo(f"public key:  {stored.public_text}")
+    click.echo(f"fingerprint: {stored.fingerprint}")
+
+
+@main.group()
+def contacts() -> None:
+    """The people every new recording is sealed to."""
+
+
+def _book(home: Path | None) -> ContactBook:
+    return ContactBook.load(data_home(home) / "contacts.json")
+
+
+@contacts.command("add")
+@click.argument("name")
+@click.argument("public_key")
+@click.option("--role", type=click.Choice([r.value for r in ContactRole]), default="contact")
+@home_option
+def contacts_add(name: str, public_key: str, role: str, home: Path | None) -> None:
+    """Add NAME with their recipient PUBLIC_KEY (tg-recipient-...)."""
+    book = _book(home)
+    contact = book.add(name, ContactRole(role), RecipientKey.parse(public_key))
+    click.echo(
+        f"added {contact.name} ({contact.role}), fingerprint {contact.recipient.fingerprint}"
+    )
+    click.echo("compare the fingerprint with them aloud before you rely on it", err=True)
+
+
+@contacts.command("list")
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def contacts_list(home: Path | None, as_json: bool) -> None:
+    """List the contact book."""
+    book = _book(home)
+    if as_json:
+        entries = [
+            {"name": c.name, "role": c.role.value, "recipient": str(c.recipient)}
+            for c in book.contacts
+        ]
+        click.echo(json.dumps(entries, indent=2))
+        return
+    if not book.contacts:
+        click.echo("no contacts yet; add one with: testigo contacts add NAME PUBKEY", err=True)
+    for c in book.contacts:
+        click.echo(f"{c.name:20} {c.role.value:8} {c.recipient.fingerprint}  {c.recipient}")
+
+
+@contacts.command("remove")
+@click.argument("name")
+@home_option
+def contacts_remove(name: str, home: Path | None) -> None:
+    """Remove NAME; recordings already sealed to them stay readable by them."""
+    removed = _book(home).remove(name)
+    click.echo(f"removed {removed.name}")
+
+
+def _load_device(path: Path, passphrase_fd: int | None) -> StoredIdentity:
+    stored = load_identity(path, existing_passphrase(passphrase_fd, str(path)))
+    if stored.role is not Role.DEVICE:
+        fail(f"{path} is a {stored.role} key, not a device key", "testigo keygen --role device")
+    return stored
+
+
+@main.command()
+@click.argument("media", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--device",
+    "device_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Device key that signs (default: HOME/device.key).",
+)
+@click.option(
+    "--to",
+    "extra_recipients",
+    multiple=True,
+    metavar="PUBKEY",
+    help="Seal to this recipient too (repeatable); default: the contact book.",
+)
+@click.option("--fragment-seconds", type=click.FloatRange(0.25, 10.0), default=1.0)
+@home_option
+@passphrase_fd_option
+def seal(
+    media: Path,
+    output: Path,
+    device_path: Path | None,
+    extra_recipients: tuple[str, ...],
+    fragment_seconds: float,
+    home: Path | None,
+    passphrase_fd: int | None,
+) -> None:
+    """Seal an existing media file into a Testigo recording."""
+    from capture.protect import protect_media_file
+
+    if output.exists():
+        fail(f"{output} already exists", "choose another -o path; recordings are never overwritten")
+    recipients = _book(home).recipients + [RecipientKey.parse(k) for k in extra_recipients]
+    if not recipients:
+        fail("nobody to seal to", "add a contact (testigo contacts add) or pass --to PUBKEY")
+    device = _load_device(device_path or data_home(home) / "device.key", passphrase_fd)
+    summary = protect_media_file(media, output, device, recipients, fragment_seconds)
+    click.echo(
+        f"sealed {summary.chunks} chunks ({summary.plaintext_bytes:,} bytes of media) "
+        f"to {len(set(recipients))} recipient(s): {output}"
+    )
+
+
+@main.command()
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option("--identity", type=click.Path(path_type=Path), required=True, help="Your key file.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Media out.")
+@passphrase_fd_option
+def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | None) -> None:
+    """Decrypt RECORDING into a playable file plus a verification report."""
+    from vault.decrypt import decrypt_recording
+
+    if output.exists():
+        fail(f"{output} already exists", "choose another -o path")
+    opener = load_recipient_identity(identity, passphrase_fd)
+    with progress_bar(file_size(recording), "decrypting") as advance:
+        result = decrypt_recording(recording, [opener], output, progress=advance)
+    report = result.report
+    click.echo(format_report(report), err=True)
+    if not result.init_present:
+        warn("the init segment is missing: players cannot decode the fragments without it")
+    if report.gaps:
+        missing = ", ".join(f"{g.first}-{g.last}" for g in report.gaps)
+        warn(f"missing chunks {missing}: the media has gaps there")
+    click.echo(f"media:    {result.media_path} ({result.media_bytes:,} bytes)")
+    if result.metadata_path is not None:
+        click.echo(f"metadata: {result.metadata_path}")
+    click.echo(f"report:   {result.report_path}")
+    sys.exit(report.status.exit_code)
+
+
+@main.command()
+@click.argument("recording", type=click.Path(path_type=Path))
+@click.option(
+    "--identity",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also decrypt every chunk with this key (otherwise signatures only).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@passphrase_fd_option
+def verify(
+    recording: Path, identity: Path | None, as_json: bool, passphrase_fd: int | None
+) -> None:
+    """Check that RECORDING is authentic and complete.
+
+    Exit codes: 0 complete, 10 incomplete but authentic, 20 tampered or malformed,
+    30 not sealed to --identity, 1 other errors.
+    """
+    from vault import verify_file
+
+    identities = [load_recipient_identity(identity, passphrase_fd)] if identity else None
+    with progress_bar(file_size(recording), "verifying") as advance:
+        report = verify_file(recording, identities, progress=advance)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        click.echo(format_report(report))
+    sys.exit(report.status.exit_code)
+
+
+@main.command()
+@click.option(
+    "--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out")
+)
+def demo(workdir: Path) -> None:
+    """Run the whole mission on this machine and print each step."""
+    from stream.demo import run_demo
+
+    run_demo(workdir, echo=click.echo)
+
+
+def run() -> None:
+    """Entry point: every TestigoError becomes a one-line error with a hint."""
+    try:
+        main(standalone_mode=True)
+    except TestigoError as error:
+        fail(str(error), error.hint, exit_code_for(error))
+    except KeyboardInterrupt:
+        fail("interrupted", code=130)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        fail(f"{error.strerror or error}{where}", "check the path, permissions and free space")
+
+
+if __name__ == "__main__":
+    run()

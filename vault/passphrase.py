@@ -1,0 +1,69 @@
+"""Where passphrases come from: a prompt, $TESTIGO_PASSPHRASE, or a file descriptor.
+
+Never from the command line, where other users and shell histories can read it.
+"""
+
+import getpass
+import os
+import sys
+
+from vault.errors import TestigoError
+from vault.identity import PassphraseSource
+
+PASSPHRASE_VARIABLE = "TESTIGO_PASSPHRASE"  # noqa: S105 (a variable name)
+MAX_PASSPHRASE_BYTES = 4096
+
+
+def _read_fd(fd: int) -> str:
+    try:
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            line = stream.readline(MAX_PASSPHRASE_BYTES)
+    except OSError as error:
+        raise TestigoError(
+            f"cannot read a passphrase from file descriptor {fd}: {error.strerror}",
+            hint="open the descriptor in the calling shell, e.g. --passphrase-fd 3 3<file",
+        ) from None
+    return line.decode("utf-8").rstrip("\r\n")
+
+
+def _check(passphrase: str) -> str:
+    if not passphrase:
+        raise TestigoError("the passphrase is empty", hint="use --no-passphrase for no passphrase")
+    return passphrase
+
+
+def existing_passphrase(fd: int | None, what: str) -> PassphraseSource:
+    """A source for the passphrase of an existing identity file, asked for lazily."""
+
+    def source() -> str:
+        if fd is not None:
+            return _check(_read_fd(fd))
+        from_environment = os.environ.get(PASSPHRASE_VARIABLE)
+        if from_environment:
+            return from_environment
+        if sys.stdin.isatty():
+            return _check(getpass.getpass(f"Passphrase for {what}: "))
+        raise TestigoError(
+            f"{what} is protected by a passphrase and there is no terminal to ask for it",
+            hint=f"set {PASSPHRASE_VARIABLE} or pass --passphrase-fd N",
+        )
+
+    return source
+
+
+def new_passphrase(fd: int | None) -> str:
+    """The passphrase for a new identity file (asked twice at a prompt)."""
+    if fd is not None:
+        return _check(_read_fd(fd))
+    from_environment = os.environ.get(PASSPHRASE_VARIABLE)
+    if from_environment:
+        return from_environment
+    if not sys.stdin.isatty():
+        raise TestigoError(
+            "a new key needs a passphrase and there is no terminal to ask for it",
+            hint=f"set {PASSPHRASE_VARIABLE}, pass --passphrase-fd N, or --no-passphrase",
+        )
+    first = _check(getpass.getpass("New passphrase: "))
+    if getpass.getpass("Repeat passphrase: ") != first:
+        raise TestigoError("the passphrases do not match", hint="run the command again")
+    return first
