@@ -46,11 +46,16 @@ def warn(message: str) -> None:
 
 
 def exit_code_for(error: TestigoError) -> int:
-    if isinstance(error, NotForMeError):
-        return EXIT_NOT_FOR_ME
-    if isinstance(error, MalformedError | TamperedError):
-        return Status.TAMPERED.exit_code
-    return EXIT_ERROR
+    return EXIT_NOT_FOR_ME if isinstance(error, NotForMeError) else EXIT_ERROR
+
+
+@contextmanager
+def reading_recording() -> Iterator[None]:
+    """A recording whose header is unusable exits like a tampered one (20)."""
+    try:
+        yield
+    except (MalformedError, TamperedError) as error:
+        fail(str(error), error.hint, Status.TAMPERED.exit_code)
 
 
 @contextmanager
@@ -115,6 +120,8 @@ def main() -> None:
 @passphrase_fd_option
 def keygen(role: str, output: Path, no_passphrase: bool, passphrase_fd: int | None) -> None:
     """Make a new key; prints the public key and its fingerprint."""
+    if output.exists():
+        fail(f"{output} already exists", "choose another -o path; keys are never overwritten")
     stored = generate_identity(Role(role))
     if no_passphrase:
         warn(f"{output} is stored WITHOUT a passphrase: anyone who copies it can use it")
@@ -243,7 +250,7 @@ def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | 
     if output.exists():
         fail(f"{output} already exists", "choose another -o path")
     opener = load_recipient_identity(identity, passphrase_fd)
-    with progress_bar(file_size(recording), "decrypting") as advance:
+    with reading_recording(), progress_bar(file_size(recording), "decrypting") as advance:
         result = decrypt_recording(recording, [opener], output, progress=advance)
     report = result.report
     click.echo(format_report(report), err=True)
@@ -280,7 +287,7 @@ def verify(
     from vault import verify_file
 
     identities = [load_recipient_identity(identity, passphrase_fd)] if identity else None
-    with progress_bar(file_size(recording), "verifying") as advance:
+    with reading_recording(), progress_bar(file_size(recording), "verifying") as advance:
         report = verify_file(recording, identities, progress=advance)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))

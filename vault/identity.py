@@ -178,6 +178,7 @@ def save_identity(
         raise TestigoError(
             f"{path} already exists", hint="choose another -o path; keys are never overwritten"
         )
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_file_atomically(path, encode_identity(stored, passphrase, limits), mode=0o600)
 
 
