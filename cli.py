@@ -238,6 +238,105 @@ def seal(
     )
 
 
+def _parse_resolution(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit()):
+        fail(f"resolution {text!r} is not WIDTHxHEIGHT", "for example --resolution 1280x720")
+    return int(width), int(height)
+
+
+@main.command()
+@click.option(
+    "--source",
+    default="synthetic",
+    show_default=True,
+    help="camera, camera:N (device index or path), synthetic, or a media FILE.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Spool directory; each recording goes in a subdirectory.",
+)
+@click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Seconds.")
+@click.option("--resolution", default="1280x720", show_default=True)
+@click.option("--fps", type=click.IntRange(1, 120), default=30, show_default=True)
+@click.option(
+    "--bitrate",
+    type=click.IntRange(10_000, 100_000_000),
+    default=1_500_000,
+    show_default=True,
+    help="Video bits per second.",
+)
+@click.option(
+    "--fragment-seconds",
+    type=click.FloatRange(0.25, 10.0),
+    default=1.0,
+    show_default=True,
+    help="Length of each sealed chunk.",
+)
+@click.option(
+    "--keyframe-interval",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Frames between keyframes (default: one per fragment).",
+)
+@click.option(
+    "--location",
+    default=None,
+    metavar="LAT,LON",
+    help="Seal this location into the recording (never sent in the clear).",
+)
+@click.option(
+    "--device",
+    "device_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Device key that signs (default: HOME/device.key).",
+)
+@home_option
+@passphrase_fd_option
+def record(
+    source: str,
+    output: Path,
+    duration: float | None,
+    resolution: str,
+    fps: int,
+    bitrate: int,
+    fragment_seconds: float,
+    keyframe_interval: int | None,
+    location: str | None,
+    device_path: Path | None,
+    home: Path | None,
+    passphrase_fd: int | None,
+) -> None:
+    """Record audio and video into sealed chunks in a spool (works offline)."""
+    from capture.recording_session import record_to_spool
+
+    width, height = _parse_resolution(resolution)
+    recipients = _book(home).recipients
+    if not recipients:
+        fail("nobody to seal to", "add a contact first: testigo contacts add NAME PUBKEY")
+    device = _load_device(device_path or data_home(home) / "device.key", passphrase_fd)
+    summary = record_to_spool(
+        source=source,
+        spool=output,
+        device=device,
+        recipients=recipients,
+        duration_s=duration,
+        width=width,
+        height=height,
+        fps=fps,
+        bitrate=bitrate,
+        fragment_seconds=fragment_seconds,
+        keyframe_interval=keyframe_interval,
+        location=location,
+        echo=lambda line: click.echo(line, err=True),
+    )
+    click.echo(f"recording: {summary}")
+
+
 @main.command()
 @click.argument("recording", type=click.Path(path_type=Path))
 @click.option("--identity", type=click.Path(path_type=Path), required=True, help="Your key file.")

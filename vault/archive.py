@@ -21,6 +21,7 @@ from vault.format import (
 )
 from vault.identity import RecipientIdentity
 from vault.open import RecordingOpener
+from vault.spool import find_recording
 from vault.verify import ChunkCheck, RawChunk, RecordingVerifier, VerifyReport
 
 # Called with each valid chunk and its plaintext (None when no identity was given).
@@ -123,6 +124,39 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
+def verify_chunks(
+    header: Header,
+    chunks: Iterator[RawChunk | FramingError],
+    identities: list[RecipientIdentity] | None = None,
+    *,
+    sink: ChunkSink | None = None,
+    progress: ProgressCallback | None = None,
+    workers: int | None = None,
+) -> VerifyReport:
+    """Verify (and with identities, open) a recording given as a header and its chunks.
+
+    Raises TamperedError when the header signature fails and NotForMeError when
+    identities are given but none opens the recording. Problems with chunks do not
+    raise: they are in the report, and every valid chunk still reaches `sink`.
+    """
+    if not header.signature_is_valid():
+        raise TamperedError("the recording header failed authentication")
+    opener = RecordingOpener(header, identities) if identities else None
+    verifier = RecordingVerifier(header, opener)
+    header_size = len(bytes(header))
+    if progress is not None:
+        progress(header_size)
+    for result in _pipelined(verifier.check, chunks, workers or default_workers()):
+        if isinstance(result, FramingError):
+            verifier.framing_error(f"at byte {header_size + result.offset}: {result.message}")
+            break
+        if progress is not None:
+            progress(result.size)
+        if verifier.accept(result) and sink is not None and result.chunk is not None:
+            sink(result.chunk, result.plaintext)
+    return verifier.report
+
+
 def verify_stream(
     stream: BinaryIO,
     identities: list[RecipientIdentity] | None = None,
@@ -131,33 +165,19 @@ def verify_stream(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> VerifyReport:
-    """Verify (and with identities, open) a recording read from stream.
+    """Verify a recording file read from stream (see verify_chunks).
 
-    Raises MalformedError / TamperedError when the header is unusable and NotForMeError
-    when identities are given but none opens the recording. Problems with chunks do not
-    raise: they are in the report, and every valid chunk still reaches `sink`.
+    Raises MalformedError when the header does not parse.
     """
     header, leftover = read_header(stream)
-    if not header.signature_is_valid():
-        raise TamperedError("the recording header failed authentication")
-    opener = RecordingOpener(header, identities) if identities else None
-    verifier = RecordingVerifier(header, opener)
-    if progress is not None:
-        progress(len(bytes(header)))
-    results = _pipelined(
-        verifier.check, iter_chunks(stream, leftover), workers or default_workers()
+    return verify_chunks(
+        header,
+        iter_chunks(stream, leftover),
+        identities,
+        sink=sink,
+        progress=progress,
+        workers=workers,
     )
-    for result in results:
-        if isinstance(result, FramingError):
-            verifier.framing_error(
-                f"at byte {len(bytes(header)) + result.offset}: {result.message}"
-            )
-            break
-        if progress is not None:
-            progress(result.size)
-        if verifier.accept(result) and sink is not None and result.chunk is not None:
-            sink(result.chunk, result.plaintext)
-    return verifier.report
 
 
 def verify_file(
@@ -168,12 +188,21 @@ def verify_file(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
 ) -> VerifyReport:
+    """Verify a recording file, or a spooled recording directory."""
+    if path.is_dir():
+        spooled = find_recording(path)
+        return verify_chunks(
+            spooled.header(),
+            spooled.raw_chunks(),
+            identities,
+            sink=sink,
+            progress=progress,
+            workers=workers,
+        )
     try:
         stream = path.open("rb")
     except FileNotFoundError:
         raise TestigoError(f"{path} does not exist", hint="check the path") from None
-    except IsADirectoryError:
-        raise TestigoError(f"{path} is a directory", hint="give a recording file") from None
     except OSError as error:
         raise TestigoError(f"cannot read {path}: {error.strerror}") from None
     with stream:

@@ -1,0 +1,177 @@
+"""Recording into the spool: real synthetic frames, real x264, real libsodium, real disk."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from capture.encoder import CaptureConfig
+from capture.recorder import Location, Recorder
+from capture.sources import SyntheticSource
+from tests.test_cli import assert_clean_error, public_key, run_testigo
+from vault import RecipientIdentity, Role, SigningIdentity, verify_file
+from vault.format import payload_key
+from vault.spool import SpoolRecording, find_recording
+
+
+def record_in_process(spool: Path, recipient: RecipientIdentity, seconds: float) -> SpoolRecording:
+    source = SyntheticSource(320, 240, 15, seconds=seconds, realtime=False)
+    recorder = Recorder(
+        source,
+        CaptureConfig(width=320, height=240, fps=15, bitrate=300_000),
+        SigningIdentity.generate(Role.DEVICE),
+        [recipient.public],
+        spool,
+        location=lambda: Location(40.4168, -3.7038),
+    )
+    return recorder.run()
+
+
+def test_spool_holds_ciphertext_only(tmp_path: Path) -> None:
+    lawyer = RecipientIdentity.generate()
+    recording = record_in_process(tmp_path / "spool", lawyer, seconds=3.0)
+    header = recording.header()
+    file_key = next(k for s in header.stanzas if (k := lawyer.unwrap(s)) is not None)
+    secrets = [file_key, payload_key(file_key, header.recording_id)]
+    # (the header names the codecs in the clear by design, so "avc1" is not a marker)
+    plaintext_markers = [
+        b"ftyp",
+        b"moov",
+        b"moof",
+        b"mdat",
+        b"x264",
+        b"Lavf",
+        b"40.4168",
+        b"location",
+    ]
+    files = [p for p in (tmp_path / "spool").rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    for path in files:
+        data = path.read_bytes()
+        for marker in plaintext_markers + secrets:
+            assert marker not in data, (path, marker)
+    # The markers are really in the plaintext, and the lawyer opens all of it.
+    plaintext = bytearray()
+    report = verify_file(
+        recording.directory, [lawyer], sink=lambda _c, plain: plaintext.extend(plain or b"")
+    )
+    for marker in plaintext_markers:
+        assert marker in plaintext, marker
+    assert report.status.value == "complete"
+    assert report.locations == 1
+
+
+def test_recorded_spool_decrypts_to_expected_frames(tmp_path: Path) -> None:
+    lawyer = RecipientIdentity.generate()
+    recording = record_in_process(tmp_path / "spool", lawyer, seconds=2.0)
+    media = bytearray()
+    verify_file(
+        recording.directory,
+        [lawyer],
+        sink=lambda chunk, plain: media.extend(plain or b"") if chunk.kind <= 2 else None,
+    )
+    (tmp_path / "out.mp4").write_bytes(bytes(media))
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = [f.time for f in container.decode(video=0)]
+    assert len(frames) == 30
+    assert frames[-1] == pytest.approx(29 / 15, abs=0.05)
+
+
+@pytest.fixture
+def phone(tmp_path: Path) -> Path:
+    assert (
+        run_testigo(
+            "keygen", "--role", "device", "-o", "home/device.key", "--no-passphrase", cwd=tmp_path
+        ).code
+        == 0
+    )
+    key = public_key(
+        run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
+    )
+    assert (
+        run_testigo("contacts", "add", "Counsel", key, "--role", "lawyer", cwd=tmp_path).code == 0
+    )
+    return tmp_path
+
+
+def start_recording(phone: Path) -> subprocess.Popen[str]:
+    environment = {**os.environ, "TESTIGO_HOME": str(phone / "home")}
+    return subprocess.Popen(
+        [*_testigo(), "record", "--source", "synthetic", "--resolution", "320x240",
+         "--fps", "15", "--duration", "60", "-o", "spool"],
+        cwd=phone,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+
+
+def _testigo() -> list[str]:
+    from tests.test_cli import TESTIGO
+
+    return TESTIGO
+
+
+def wait_for_chunks(spool: Path, count: int, process: subprocess.Popen[str]) -> None:
+    """Wait (bounded) until the recorder has durably spooled `count` chunks."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        chunks = list(spool.glob("*/chunks/*.chunk"))
+        if len(chunks) >= count:
+            return
+        time.sleep(0.05)  # polling the file system for a condition, not a timing guess
+    raise AssertionError(f"fewer than {count} chunks after 60 s")
+
+
+def test_kill_9_leaves_an_interrupted_but_authentic_recording(phone: Path) -> None:
+    process = start_recording(phone)
+    wait_for_chunks(phone / "spool", 4, process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    spooled = find_recording(phone / "spool")
+    stored = spooled.indices()
+    result = run_testigo("verify", "spool", "--json", cwd=phone)
+    assert result.code == 10, result.err
+    report = json.loads(result.out)
+    assert report["status"] == "incomplete"
+    assert report["interrupted_after"] == stored[-1]
+    assert report["missing"] == []
+    decrypted = run_testigo("decrypt", "spool", "--identity", "l.key", "-o", "cut.mp4", cwd=phone)
+    assert decrypted.code == 10
+    with av.open(str(phone / "cut.mp4")) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 15 * (len(stored) - 2)
+
+
+def test_sigint_finishes_with_a_final_chunk(phone: Path) -> None:
+    process = start_recording(phone)
+    wait_for_chunks(phone / "spool", 3, process)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    result = run_testigo("verify", "spool", "--json", cwd=phone)
+    assert result.code == 0, result.out + result.err
+    assert json.loads(result.out)["final_index"] is not None
+
+
+def test_no_camera_says_so(phone: Path) -> None:
+    result = run_testigo(
+        "record", "--source", "camera:/dev/video-none", "--duration", "1", "-o", "s", cwd=phone
+    )
+    assert_clean_error(result, 1, "no camera")
+    assert "--source synthetic" in result.err
+
+
+def test_bad_location_is_a_clear_error(phone: Path) -> None:
+    result = run_testigo(
+        "record", "--source", "synthetic", "--location", "north", "--duration", "1", "-o", "s",
+        cwd=phone,
+    )  # fmt: skip
+    assert_clean_error(result, 1, "LAT,LON")
