@@ -1,6 +1,7 @@
-"""Run every benchmark: python -m bench."""
+"""Run every benchmark: python -m bench (make bench)."""
 
-from bench import verify_throughput
+from bench import capture_pipeline, verify_throughput
 
 if __name__ == "__main__":
     verify_throughput.main([])
+    capture_pipeline.main([])
