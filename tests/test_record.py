@@ -1,5 +1,6 @@
 """Recording into the spool: real synthetic frames, real x264, real libsodium, real disk."""
 
+import itertools
 import json
 import os
 import signal
@@ -175,3 +176,28 @@ def test_bad_location_is_a_clear_error(phone: Path) -> None:
         cwd=phone,
     )  # fmt: skip
     assert_clean_error(result, 1, "LAT,LON")
+
+
+def test_missing_middle_chunk_leaves_a_gap_in_time_not_a_broken_file(tmp_path: Path) -> None:
+    lawyer = RecipientIdentity.generate()
+    recording = record_in_process(tmp_path / "spool", lawyer, seconds=4.0)
+    indices = recording.indices()
+    # chunk 0 is the init segment, 1 the location; drop the second media fragment.
+    dropped = indices[3]
+    (recording.directory / "chunks" / f"{dropped:010d}.chunk").unlink()
+    media = bytearray()
+    report = verify_file(
+        recording.directory,
+        [lawyer],
+        sink=lambda chunk, plain: media.extend(plain or b"") if chunk.kind <= 2 else None,
+    )
+    assert report.status.value == "incomplete"
+    assert report.missing_indices == [dropped]
+    assert report.final_index == indices[-1]
+    (tmp_path / "gap.mp4").write_bytes(bytes(media))
+    with av.open(str(tmp_path / "gap.mp4")) as container:
+        times = [f.time for f in container.decode(video=0)]
+    assert len(times) == 45  # 60 frames recorded, one 1 s fragment (15 frames) missing
+    steps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(steps) == pytest.approx(1 + 1 / 15, abs=0.05)  # the hole, in time
+    assert times[-1] == pytest.approx(59 / 15, abs=0.05)
