@@ -35,7 +35,7 @@ def open_source(spec: str, width: int, height: int, fps: int) -> FrameSource:
         return FileSource(path)
     except MediaError as error:
         raise TestigoError(
-            str(error), hint="use --source synthetic to test without a camera"
+            str(error), hint="connect a camera, or record the test pattern with --source synthetic"
         ) from None
 
 
