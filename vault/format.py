@@ -224,7 +224,11 @@ class Chunk:
 
     @classmethod
     def parse_preamble(cls, preamble: bytes) -> tuple[int, int]:
-        """Check a chunk's first 166 bytes; returns (index, ciphertext length)."""
+        """Frame a chunk from its first 166 bytes; returns (index, ciphertext length).
+
+        Only what framing needs is checked here (the magic, and a length a reader can
+        skip); every other rule makes the chunk invalid, not the file unreadable.
+        """
         if len(preamble) < CHUNK_PREAMBLE_SIZE:
             raise MalformedError("chunk is truncated")
         magic, _rid, index, _kind, _flags, _time, _prev, _hash, length = _CHUNK_SIGNED.unpack_from(
@@ -232,7 +236,7 @@ class Chunk:
         )
         if magic != CHUNK_MAGIC:
             raise MalformedError("not a Testigo chunk (bad magic)")
-        if not MIN_CHUNK_SIZE <= length <= MAX_CHUNK_SIZE_LIMIT:
+        if length > MAX_CHUNK_SIZE_LIMIT:
             raise MalformedError(f"chunk: ciphertext length {length} out of range")
         return index, length
 

@@ -179,7 +179,11 @@ def save_identity(
             f"{path} already exists", hint="choose another -o path; keys are never overwritten"
         )
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    write_file_atomically(path, encode_identity(stored, passphrase, limits), mode=0o600)
+    data = encode_identity(stored, passphrase, limits)
+    if not write_file_atomically(path, data, mode=0o600, overwrite=False):
+        raise TestigoError(
+            f"{path} already exists", hint="choose another -o path; keys are never overwritten"
+        )
 
 
 class _Fields:
@@ -220,12 +224,13 @@ def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity
     """Parse an identity file; passphrase is asked for only if the file is protected."""
     try:
         document = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise MalformedError("not a Testigo identity file (not JSON)") from None
     if not isinstance(document, dict):
         raise MalformedError("not a Testigo identity file")
     fields = _Fields({str(k): v for k, v in document.items()})
-    if document.get("testigo-identity") != FILE_VERSION:
+    version = document.get("testigo-identity")
+    if type(version) is not int or version != FILE_VERSION:
         raise MalformedError("not a Testigo identity file, or an unsupported version")
     try:
         role = Role(fields.text("role"))
@@ -234,6 +239,8 @@ def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity
     public_text = fields.text("public")
     protection = fields.text("protection")
     if protection == "none":
+        if "argon2id" in document or "nonce" in document:
+            raise MalformedError("identity file: an unprotected key has no argon2id or nonce")
         secret = fields.binary("secret", p.KEY_SIZE)
     elif protection == "argon2id":
         kdf = fields.nested("argon2id")

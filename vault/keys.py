@@ -22,6 +22,13 @@ def _b32decode(text: str) -> bytes:
     return base64.b32decode(padded, casefold=False)
 
 
+def _b32decode_or_none(text: str) -> bytes | None:
+    try:
+        return _b32decode(text)
+    except (binascii.Error, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class PublicKey:
     """A 32-byte public key of one kind; subclasses name the kind by their prefix."""
@@ -68,6 +75,14 @@ class PublicKey:
                 f"{cls.KIND} key has {len(encoded)} characters after the prefix, "
                 f"expected {_ENCODED_LENGTH}",
                 hint="copy the whole key, on one line",
+            )
+        if (
+            not encoded.isascii()
+            or _b32encode(_b32decode_or_none(encoded) or b"") != encoded.lower()
+        ):
+            raise MalformedError(
+                f"{cls.KIND} key holds characters outside a-z and 2-7, or a typo at its end",
+                hint="check for typos (0/o, 1/l, 8/b are not used)",
             )
         try:
             data = _b32decode(encoded)

@@ -58,9 +58,8 @@ class SpoolRecording:
     def append(self, chunk: Chunk) -> Path:
         """Store a sealed chunk durably; only then may it be offered for upload."""
         path = self.directory / CHUNKS_DIR / chunk_name(chunk.index)
-        if path.exists():
+        if not write_file_atomically(path, bytes(chunk), mode=0o600, overwrite=False):
             raise TestigoError(f"chunk {chunk.index} is already in the spool")
-        write_file_atomically(path, bytes(chunk), mode=0o600)
         return path
 
     def store_receipt(self, index: int, receipt: bytes) -> None:

@@ -174,6 +174,11 @@ class VerifyReport:
         }
 
 
+def _bounded_int(text: str) -> int | float:
+    """JSON integers too long for int() (a CPU guard in Python) are read as floats."""
+    return int(text) if len(text) <= 4000 else float(text)
+
+
 def parse_metadata(plaintext: bytes) -> dict[str, object]:
     """A metadata chunk's JSON object ({} when empty); MalformedError otherwise."""
     if not plaintext:
@@ -181,9 +186,11 @@ def parse_metadata(plaintext: bytes) -> dict[str, object]:
     if len(plaintext) > MAX_METADATA_SIZE:
         raise MalformedError("metadata chunk larger than 64 KiB")
     try:
-        value = json.loads(plaintext.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        value = json.loads(plaintext.decode("utf-8"), parse_int=_bounded_int)
+    except (UnicodeDecodeError, ValueError):
         raise MalformedError("metadata chunk is not JSON") from None
+    except RecursionError:
+        raise MalformedError("metadata chunk is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise MalformedError("metadata chunk is not a JSON object")
     return {str(k): v for k, v in value.items()}

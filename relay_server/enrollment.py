@@ -1,0 +1,132 @@
+"""Enrolled devices and capability tokens (docs/PROTOCOL.md §1).
+
+One JSON record per enrolled device in the storage. A capability token is shown once,
+when minted; only its hash is kept, and tokens are compared by hash in constant time.
+"""
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Final, Self
+
+from relay_server.storage import Storage
+from vault import DeviceKey
+from vault.errors import MalformedError, TestigoError
+
+TOKEN_PREFIX: Final = "tg-token-"  # noqa: S105 - a prefix, not a secret
+TOKEN_CONTEXT: Final = b"testigo/v1 relay-token"
+TOKEN_BYTES: Final = 32
+RECORD_VERSION: Final = 1
+
+
+def token_hash(token_bytes: bytes) -> bytes:
+    """H("testigo/v1 relay-token" || token): BLAKE2b-256, as FORMAT.md's H."""
+    return hashlib.blake2b(TOKEN_CONTEXT + token_bytes, digest_size=32).digest()
+
+
+def parse_token(text: str) -> bytes | None:
+    """The token's bytes, or None when text is not a well-formed token."""
+    text = text.strip()
+    if not text.startswith(TOKEN_PREFIX):
+        return None
+    encoded = text[len(TOKEN_PREFIX) :].upper()
+    try:
+        data = base64.b32decode(encoded + "=" * (-len(encoded) % 8))
+    except ValueError:
+        return None
+    return data if len(data) == TOKEN_BYTES else None
+
+
+def new_token() -> tuple[str, bytes]:
+    """A fresh token as (text shown to the operator, hash to store)."""
+    raw = secrets.token_bytes(TOKEN_BYTES)
+    text = TOKEN_PREFIX + base64.b32encode(raw).decode("ascii").rstrip("=").lower()
+    return text, token_hash(raw)
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    device: DeviceKey
+    enrolled_ms: int
+    token_hashes: tuple[bytes, ...] = ()
+
+    def to_bytes(self) -> bytes:
+        document = {
+            "testigo-relay-device": RECORD_VERSION,
+            "device": str(self.device),
+            "enrolled_ms": self.enrolled_ms,
+            "token_hashes": [h.hex() for h in self.token_hashes],
+        }
+        return (json.dumps(document, indent=2) + "\n").encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        try:
+            document = json.loads(data)
+            if not isinstance(document, dict) or document.get("testigo-relay-device") != 1:
+                raise MalformedError("not a relay device record")
+            device = DeviceKey.parse(str(document["device"]))
+            enrolled_ms = int(document["enrolled_ms"])
+            hashes = tuple(bytes.fromhex(str(h)) for h in document["token_hashes"])
+        except (ValueError, KeyError, TypeError):
+            raise MalformedError("damaged relay device record") from None
+        return cls(device, enrolled_ms, hashes)
+
+
+class Enrollment:
+    """The operator's view of enrolled devices; the relay asks `is_enrolled`."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._lock = asyncio.Lock()
+
+    async def record(self, device: bytes) -> DeviceRecord | None:
+        data = await self._storage.read_device_record(device)
+        if data is None:
+            return None
+        record = DeviceRecord.parse(data)
+        return record if record.device.raw == device else None
+
+    async def is_enrolled(self, device: bytes) -> bool:
+        return await self.record(device) is not None
+
+    async def enroll(self, device: DeviceKey) -> bool:
+        """Enroll device; False when it already was (its tokens are kept)."""
+        async with self._lock:
+            if await self.record(device.raw) is not None:
+                return False
+            record = DeviceRecord(device, time.time_ns() // 1_000_000)
+            await self._storage.write_device_record(device.raw, record.to_bytes())
+            return True
+
+    async def mint_token(self, device: DeviceKey) -> str:
+        """A new capability token for reading device's recordings. Shown once."""
+        async with self._lock:
+            record = await self.record(device.raw)
+            if record is None:
+                raise TestigoError(
+                    "this device is not enrolled", hint="enroll it first: testigo relay enroll"
+                )
+            text, hashed = new_token()
+            updated = DeviceRecord(
+                record.device, record.enrolled_ms, (*record.token_hashes, hashed)
+            )
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            return text
+
+    async def check_token(self, device: bytes, token: str) -> bool:
+        """True when token reads device's recordings. Constant time in the token."""
+        raw = parse_token(token)
+        record = await self.record(device)
+        if raw is None or record is None:
+            return False
+        presented = token_hash(raw)
+        found = False
+        for stored in record.token_hashes:
+            found |= hmac.compare_digest(presented, stored)
+        return found

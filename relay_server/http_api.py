@@ -1,0 +1,213 @@
+"""HTTP routes: signaling, the HTTPS fallback ingest, reading, metrics and health.
+
+docs/PROTOCOL.md sections 3.1, 4, 6 and 10.
+"""
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from relay_server.errors import ErrorCode, RelayError
+from relay_server.receipts import RECEIPTS_FILE_MAGIC
+from relay_server.state import ENROLLMENT, INGEST, METRICS, SESSIONS, SETTINGS, STORAGE
+from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
+from vault import DeviceKey
+from vault.errors import MalformedError
+from vault.format import HEADER_MAX_SIZE
+
+RECEIPT_TYPE = "application/vnd.testigo.receipt"
+RECORDING_TYPE = "application/vnd.testigo.recording"
+RECEIPTS_TYPE = "application/vnd.testigo.receipts"
+_RECORDING_ID = re.compile(r"^[0-9a-f]{32}$")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(error: RelayError) -> web.Response:
+    body = {"error": {"code": int(error.code), "name": error.code.wire_name, "message": str(error)}}
+    if error.index is not None:
+        body["error"]["index"] = error.index
+    return web.json_response(body, status=error.code.http_status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except RelayError as error:
+        return error_response(error)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refused with too_large past limit (before reading it if known)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RelayError(ErrorCode.TOO_LARGE, f"body above {limit} bytes")
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        part = await request.content.read(64 * 1024)
+        if not part:
+            return b"".join(parts)
+        size += len(part)
+        if size > limit:
+            raise RelayError(ErrorCode.TOO_LARGE, f"body above {limit} bytes")
+        parts.append(part)
+
+
+def device_from_path(request: web.Request) -> DeviceKey:
+    try:
+        return DeviceKey.parse(request.match_info["device"])
+    except MalformedError:
+        raise RelayError(ErrorCode.MALFORMED, "not a tg-device- key in the path") from None
+
+
+def recording_id_from_path(request: web.Request) -> bytes:
+    text = request.match_info["recording_id"]
+    if not _RECORDING_ID.match(text):
+        raise RelayError(ErrorCode.MALFORMED, "a recording id is 32 lower-case hex digits")
+    return bytes.fromhex(text)
+
+
+# -- signaling --
+
+
+async def webrtc_config(request: web.Request) -> web.Response:
+    return web.json_response(ice_config_json(request.app[SETTINGS]))
+
+
+async def webrtc_offer(request: web.Request) -> web.Response:
+    body = await read_body(request, MAX_OFFER_BYTES)
+    try:
+        offer = json.loads(body)
+        sdp, kind = offer["sdp"], offer["type"]
+        if not isinstance(sdp, str) or not isinstance(kind, str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise RelayError(ErrorCode.MALFORMED, 'expected {"sdp": ..., "type": "offer"}') from None
+    answer = await request.app[SESSIONS].answer(sdp, kind)
+    return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+
+# -- HTTPS fallback ingest --
+
+
+async def post_header(request: web.Request) -> web.Response:
+    data = await read_body(request, HEADER_MAX_SIZE)
+    ingest = request.app[INGEST]
+    accepted = await ingest.accept_header(data)
+    held = await ingest.held_ranges(accepted)
+    return web.json_response(
+        {
+            "device": str(DeviceKey(accepted.device)),
+            "recording_id": accepted.recording_id.hex(),
+            "held": [list(r) for r in held],
+        }
+    )
+
+
+async def post_chunk(request: web.Request) -> web.Response:
+    device = device_from_path(request)
+    recording_id = recording_id_from_path(request)
+    ingest = request.app[INGEST]
+    accepted = await ingest.recording(device.raw, recording_id)
+    data = await read_body(request, request.app[SETTINGS].max_chunk_bytes)
+    stored = await ingest.accept_chunk(accepted, data)
+    return web.Response(
+        body=stored.receipt,
+        content_type=RECEIPT_TYPE,
+        headers={"Testigo-Duplicate": "1" if stored.duplicate else "0"},
+    )
+
+
+# -- reading --
+
+
+async def authorized_device(request: web.Request) -> DeviceKey:
+    """The device in the path, if the bearer token reads it; unauthorized otherwise."""
+    unauthorized = RelayError(ErrorCode.UNAUTHORIZED, "a valid capability token is needed")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise unauthorized
+    try:
+        device = DeviceKey.parse(request.match_info["device"])
+    except MalformedError:
+        raise unauthorized from None
+    if not await request.app[ENROLLMENT].check_token(device.raw, token):
+        request.app[METRICS].reject(ErrorCode.UNAUTHORIZED.wire_name)
+        raise unauthorized
+    return device
+
+
+async def list_recordings(request: web.Request) -> web.Response:
+    device = await authorized_device(request)
+    storage = request.app[STORAGE]
+    recordings = []
+    for recording_id in await storage.list_recordings(device.raw):
+        count = sum([1 async for _ in storage.chunk_indices(device.raw, recording_id)])
+        recordings.append({"recording_id": recording_id.hex(), "chunks": count})
+    return web.json_response({"recordings": recordings})
+
+
+async def download_archive(request: web.Request) -> web.StreamResponse:
+    device = await authorized_device(request)
+    recording_id = recording_id_from_path(request)
+    storage = request.app[STORAGE]
+    header = await storage.read_header(device.raw, recording_id)
+    if header is None:
+        raise RelayError(ErrorCode.NOT_FOUND, "no such recording")
+    response = web.StreamResponse(headers={"Content-Type": RECORDING_TYPE})
+    await response.prepare(request)
+    await response.write(header)
+    async for index in storage.chunk_indices(device.raw, recording_id):
+        chunk = await storage.read_chunk(device.raw, recording_id, index)
+        if chunk is not None:
+            await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+async def download_receipts(request: web.Request) -> web.StreamResponse:
+    device = await authorized_device(request)
+    recording_id = recording_id_from_path(request)
+    storage = request.app[STORAGE]
+    if await storage.read_header(device.raw, recording_id) is None:
+        raise RelayError(ErrorCode.NOT_FOUND, "no such recording")
+    response = web.StreamResponse(headers={"Content-Type": RECEIPTS_TYPE})
+    await response.prepare(request)
+    await response.write(RECEIPTS_FILE_MAGIC)
+    async for index in storage.chunk_indices(device.raw, recording_id):
+        receipt = await storage.read_receipt(device.raw, recording_id, index)
+        if receipt is not None:
+            await response.write(receipt)
+    await response.write_eof()
+    return response
+
+
+# -- operations --
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(
+        text=request.app[METRICS].render(), content_type="text/plain", charset="utf-8"
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok\n")
+
+
+def routes() -> list[web.RouteDef]:
+    recording = "/v1/devices/{device}/recordings/{recording_id}"
+    return [
+        web.get("/v1/webrtc/config", webrtc_config),
+        web.post("/v1/webrtc/offer", webrtc_offer),
+        web.post("/v1/headers", post_header),
+        web.post("/v1/recordings/{device}/{recording_id}/chunks", post_chunk),
+        web.get("/v1/devices/{device}/recordings", list_recordings),
+        web.get(recording + "/archive", download_archive),
+        web.get(recording + "/receipts", download_receipts),
+        web.get("/metrics", metrics),
+        web.get("/healthz", healthz),
+    ]

@@ -1,0 +1,305 @@
+"""Accepting headers and chunks: check, store durably, then sign a receipt.
+
+Transport-independent: the data channel (webrtc.py) and the HTTPS fallback (http_api.py)
+call the same two methods. Every refusal is a `RelayError`; nothing is written for a
+header of an unknown device or a chunk that fails a check.
+"""
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from relay_server.enrollment import Enrollment
+from relay_server.errors import ErrorCode, RelayError, StorageError
+from relay_server.limits import HourlyBudget
+from relay_server.logs import log_event
+from relay_server.metrics import Metrics
+from relay_server.protocol import index_ranges
+from relay_server.receipts import Receipt, sign_receipt
+from relay_server.settings import Settings
+from relay_server.storage import PutResult, Storage
+from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayKey, SigningIdentity
+from vault.errors import MalformedError, TamperedError
+from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE
+from vault.verify import RawChunk
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class AcceptedRecording:
+    """A recording whose header passed every check and is stored."""
+
+    header: Header
+    verifier: RecordingVerifier
+
+    @property
+    def device(self) -> bytes:
+        return self.header.device_key
+
+    @property
+    def recording_id(self) -> bytes:
+        return self.header.recording_id
+
+    @property
+    def log_id(self) -> str:
+        return self.header.recording_id.hex()
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """The answer to an accepted chunk."""
+
+    index: int
+    receipt: bytes
+    duplicate: bool
+
+
+class Ingest:
+    def __init__(
+        self,
+        storage: Storage,
+        enrollment: Enrollment,
+        relay: SigningIdentity,
+        settings: Settings,
+        metrics: Metrics,
+        clock_ms: Callable[[], int] = now_ms,
+    ) -> None:
+        self._storage = storage
+        self._enrollment = enrollment
+        self._relay = relay
+        self._settings = settings
+        self._metrics = metrics
+        self._clock_ms = clock_ms
+        self._budget = HourlyBudget(settings.max_device_bytes_per_hour, clock_ms)
+        self._cache: OrderedDict[tuple[bytes, bytes], AcceptedRecording] = OrderedDict()
+
+    # -- headers --
+
+    async def accept_header(self, data: bytes) -> AcceptedRecording:
+        """Check and store a header (HELLO, POST /v1/headers)."""
+        try:
+            return await self._accept_header(data)
+        except RelayError as error:
+            self._metrics.reject(error.code.wire_name)
+            raise
+
+    async def _accept_header(self, data: bytes) -> AcceptedRecording:
+        if len(data) > HEADER_MAX_SIZE:
+            raise RelayError(ErrorCode.MALFORMED, "a header is at most 5512 bytes")
+        try:
+            header = Header.parse(data)
+        except MalformedError as error:
+            code = (
+                ErrorCode.UNSUPPORTED_VERSION
+                if "unsupported format version" in str(error)
+                else ErrorCode.MALFORMED
+            )
+            raise RelayError(code, f"header: {error}") from None
+        if not await self._enrolled(header.device_key):
+            log_event(logging.WARNING, "header.unknown_device", recording=header.recording_id.hex())
+            raise RelayError(ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay")
+        try:
+            verifier = RecordingVerifier(header)
+        except TamperedError:
+            raise RelayError(ErrorCode.BAD_HEADER, "the header failed authentication") from None
+        accepted = AcceptedRecording(header, verifier)
+        result = await self._store(
+            self._storage.put_header(header.device_key, header.recording_id, data)
+        )
+        if result is PutResult.CONFLICT:
+            log_event(
+                logging.ERROR,
+                "alarm.conflicting_header",
+                recording=accepted.log_id,
+                device=DeviceKey(header.device_key).fingerprint,
+            )
+            raise RelayError(ErrorCode.CONFLICT, "another header is stored for this recording")
+        log_event(
+            logging.INFO,
+            "header.accepted",
+            recording=accepted.log_id,
+            device=DeviceKey(header.device_key).fingerprint,
+            again=result is PutResult.IDENTICAL,
+        )
+        self._remember(accepted)
+        return accepted
+
+    async def _enrolled(self, device: bytes) -> bool:
+        try:
+            return await self._enrollment.is_enrolled(device)
+        except StorageError as error:
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+        except MalformedError:
+            return False
+
+    def _remember(self, accepted: AcceptedRecording) -> None:
+        key = (accepted.device, accepted.recording_id)
+        self._cache[key] = accepted
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._settings.header_cache_size:
+            self._cache.popitem(last=False)
+
+    async def recording(self, device: bytes, recording_id: bytes) -> AcceptedRecording:
+        """An accepted recording by its device and id (for the HTTPS fallback)."""
+        cached = self._cache.get((device, recording_id))
+        if cached is not None:
+            self._cache.move_to_end((device, recording_id))
+            return cached
+        try:
+            data = await self._storage.read_header(device, recording_id)
+        except StorageError as error:
+            self._metrics.reject(ErrorCode.STORAGE_FAILURE.wire_name)
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+        if data is None:
+            self._metrics.reject(ErrorCode.NO_HEADER.wire_name)
+            raise RelayError(ErrorCode.NO_HEADER, "send the recording's header first")
+        return await self.accept_header(data)
+
+    async def held_ranges(self, accepted: AcceptedRecording) -> list[tuple[int, int]]:
+        """Ranges of the chunk indices of this recording already stored."""
+        try:
+            indices = [
+                i async for i in self._storage.chunk_indices(accepted.device, accepted.recording_id)
+            ]
+        except StorageError as error:
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+        return index_ranges(indices)
+
+    # -- chunks --
+
+    async def accept_chunk(self, accepted: AcceptedRecording, data: bytes) -> StoredChunk:
+        """Check a chunk, store it durably, and answer with its receipt."""
+        started = time.perf_counter()
+        try:
+            stored = await self._accept_chunk(accepted, data)
+        except RelayError as error:
+            self._metrics.reject(error.code.wire_name)
+            raise
+        self._metrics.stored(
+            len(data), duplicate=stored.duplicate, seconds=time.perf_counter() - started
+        )
+        return stored
+
+    def _check(self, accepted: AcceptedRecording, data: bytes) -> Chunk:
+        header = accepted.header
+        if len(data) > self._settings.max_chunk_bytes:
+            raise RelayError(ErrorCode.TOO_LARGE, "chunk above the relay's max_chunk_bytes")
+        try:
+            chunk = Chunk.parse(data)
+        except MalformedError as error:
+            raise RelayError(ErrorCode.MALFORMED, str(error)) from None
+        if chunk.recording_id != header.recording_id:
+            raise RelayError(
+                ErrorCode.WRONG_RECORDING, "chunk of another recording", index=chunk.index
+            )
+        if len(data) > header.max_chunk_size + CHUNK_PREAMBLE_SIZE:
+            raise RelayError(
+                ErrorCode.TOO_LARGE, "chunk above the header's max_chunk_size", index=chunk.index
+            )
+        if chunk.index >= self._settings.max_chunks_per_recording:
+            raise RelayError(
+                ErrorCode.RECORDING_LIMIT, "too many chunks in one recording", index=chunk.index
+            )
+        check = accepted.verifier.check(RawChunk.split(data))
+        if check.problem is not None:
+            raise RelayError(
+                ErrorCode.BAD_SIGNATURE, "the chunk failed authentication", index=chunk.index
+            )
+        return chunk
+
+    async def _accept_chunk(self, accepted: AcceptedRecording, data: bytes) -> StoredChunk:
+        chunk = self._check(accepted, data)
+        device, recording_id, index = accepted.device, accepted.recording_id, chunk.index
+        if not self._budget.allows(device, len(data)):
+            raise RelayError(
+                ErrorCode.RATE_LIMITED, "this device's hourly upload budget is used up", index=index
+            )
+        result = await self._store(
+            self._storage.put_chunk(device, recording_id, index, data), index=index
+        )
+        if result is PutResult.CONFLICT:
+            log_event(
+                logging.ERROR,
+                "alarm.conflicting_chunk",
+                recording=accepted.log_id,
+                index=index,
+                device=DeviceKey(device).fingerprint,
+            )
+            raise RelayError(
+                ErrorCode.CONFLICT, "a different chunk is stored at this index", index=index
+            )
+        duplicate = result is PutResult.IDENTICAL
+        if not duplicate:
+            self._budget.charge(device, len(data))
+        receipt = await self._receipt(accepted, chunk, look_first=duplicate)
+        log_event(
+            logging.DEBUG,
+            "chunk.stored",
+            recording=accepted.log_id,
+            index=index,
+            size=len(data),
+            duplicate=duplicate,
+        )
+        return StoredChunk(index, receipt, duplicate)
+
+    async def _receipt(
+        self, accepted: AcceptedRecording, chunk: Chunk, *, look_first: bool
+    ) -> bytes:
+        """The stored receipt of a stored chunk, signed and stored now if there is none."""
+        device, recording_id, index = accepted.device, accepted.recording_id, chunk.index
+        if look_first:
+            existing = await self._read_receipt(accepted, chunk)
+            if existing is not None:
+                return existing
+        receipt = bytes(sign_receipt(self._relay, chunk, self._clock_ms()))
+        result = await self._store(
+            self._storage.put_receipt(device, recording_id, index, receipt), index=index
+        )
+        if result is PutResult.CONFLICT:  # stored concurrently: answer the stored one
+            existing = await self._read_receipt(accepted, chunk)
+            if existing is None:
+                raise RelayError(ErrorCode.STORAGE_FAILURE, "receipt vanished", index=index)
+            return existing
+        return receipt
+
+    async def _read_receipt(self, accepted: AcceptedRecording, chunk: Chunk) -> bytes | None:
+        try:
+            data = await self._storage.read_receipt(
+                accepted.device, accepted.recording_id, chunk.index
+            )
+        except StorageError as error:
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=chunk.index) from None
+        if data is None:
+            return None
+        try:
+            valid = Receipt.parse(data).verify(self._relay_key(), chunk)
+        except MalformedError:
+            valid = False
+        if not valid:
+            log_event(
+                logging.ERROR,
+                "alarm.bad_stored_receipt",
+                recording=accepted.log_id,
+                index=chunk.index,
+            )
+            raise RelayError(
+                ErrorCode.STORAGE_FAILURE, "the stored receipt is damaged", index=chunk.index
+            )
+        return data
+
+    def _relay_key(self) -> RelayKey:
+        key = self._relay.public
+        assert isinstance(key, RelayKey)
+        return key
+
+    async def _store(self, operation: Awaitable[PutResult], index: int | None = None) -> PutResult:
+        try:
+            return await operation
+        except StorageError as error:
+            log_event(logging.ERROR, "storage.failure", index=index, error=str(error))
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=index) from None

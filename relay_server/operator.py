@@ -1,0 +1,28 @@
+"""What an operator does outside the running relay: enroll devices, mint read tokens.
+
+`testigo relay enroll` / `testigo relay token` call these; they open the storage the
+settings name, act, and close it.
+"""
+
+from relay_server.enrollment import Enrollment
+from relay_server.settings import Settings
+from relay_server.storage import open_storage
+from vault import DeviceKey
+
+
+async def enroll(settings: Settings, device: DeviceKey) -> bool:
+    """Enroll device on the relay's storage; False when it already was."""
+    storage = open_storage(settings)
+    try:
+        return await Enrollment(storage).enroll(device)
+    finally:
+        await storage.close()
+
+
+async def mint_token(settings: Settings, device: DeviceKey) -> str:
+    """A new capability token to list and download device's recordings. Shown once."""
+    storage = open_storage(settings)
+    try:
+        return await Enrollment(storage).mint_token(device)
+    finally:
+        await storage.close()

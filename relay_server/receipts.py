@@ -1,0 +1,119 @@
+"""Receipts: the relay's signed statement that it stored a chunk (docs/PROTOCOL.md §2).
+
+The relay signs with its `SigningIdentity`; anyone holding the relay's public key checks
+a receipt against the chunk it names with `Receipt.verify`.
+"""
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final, Self
+
+from vault import Chunk, RelayKey, Role, SigningIdentity
+from vault.errors import MalformedError
+
+RECEIPT_CONTEXT: Final = b"testigo/v1 receipt"
+RECEIPT_MAGIC: Final = b"tgrc"
+RECEIPTS_FILE_MAGIC: Final = b"testigo-receipts/v1\n"
+_SIGNED = struct.Struct(">4s16sI32sQ")  # magic .. received_ms
+RECEIPT_SIZE: Final = _SIGNED.size + 32 + 64  # 160
+
+
+@dataclass(frozen=True)
+class Receipt:
+    recording_id: bytes
+    index: int
+    chunk_hash: bytes
+    received_ms: int
+    relay_key: bytes
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.recording_id) != 16:
+            raise MalformedError("receipt: recording id must be 16 bytes")
+        if not 0 <= self.index < 2**32:
+            raise MalformedError("receipt: index out of range")
+        if len(self.chunk_hash) != 32:
+            raise MalformedError("receipt: chunk hash must be 32 bytes")
+        if not 0 <= self.received_ms < 2**64:
+            raise MalformedError("receipt: time out of range")
+        if len(self.relay_key) != 32:
+            raise MalformedError("receipt: relay key must be 32 bytes")
+        if len(self.signature) != 64:
+            raise MalformedError("receipt: signature must be 64 bytes")
+
+    def signed_part(self) -> bytes:
+        return _SIGNED.pack(
+            RECEIPT_MAGIC, self.recording_id, self.index, self.chunk_hash, self.received_ms
+        )
+
+    def signature_message(self) -> bytes:
+        return RECEIPT_CONTEXT + self.signed_part()[len(RECEIPT_MAGIC) :]
+
+    def __bytes__(self) -> bytes:
+        return self.signed_part() + self.relay_key + self.signature
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        if len(data) != RECEIPT_SIZE:
+            raise MalformedError(f"a receipt is {RECEIPT_SIZE} bytes, got {len(data)}")
+        magic, recording_id, index, chunk_hash, received_ms = _SIGNED.unpack_from(data)
+        if magic != RECEIPT_MAGIC:
+            raise MalformedError("not a Testigo receipt (bad magic)")
+        return cls(
+            recording_id=bytes(recording_id),
+            index=index,
+            chunk_hash=bytes(chunk_hash),
+            received_ms=received_ms,
+            relay_key=bytes(data[_SIGNED.size : _SIGNED.size + 32]),
+            signature=bytes(data[_SIGNED.size + 32 :]),
+        )
+
+    def verify(self, relay_key: RelayKey, chunk: Chunk | None = None) -> bool:
+        """True when relay_key signed this receipt (and it names chunk, if given)."""
+        if self.relay_key != relay_key.raw:
+            return False
+        if chunk is not None and (
+            chunk.recording_id != self.recording_id
+            or chunk.index != self.index
+            or chunk.chunk_hash != self.chunk_hash
+        ):
+            return False
+        return relay_key.verify(self.signature_message(), self.signature)
+
+
+def sign_receipt(relay: SigningIdentity, chunk: Chunk, received_ms: int) -> Receipt:
+    """The relay's receipt for chunk, stored at received_ms. Deterministic (Ed25519)."""
+    if relay.role is not Role.RELAY:
+        raise ValueError("receipts are signed by a relay identity")
+    unsigned = Receipt(
+        recording_id=chunk.recording_id,
+        index=chunk.index,
+        chunk_hash=chunk.chunk_hash,
+        received_ms=received_ms,
+        relay_key=relay.public.raw,
+        signature=bytes(64),
+    )
+    return Receipt(
+        recording_id=unsigned.recording_id,
+        index=unsigned.index,
+        chunk_hash=unsigned.chunk_hash,
+        received_ms=received_ms,
+        relay_key=unsigned.relay_key,
+        signature=relay.sign(unsigned.signature_message()),
+    )
+
+
+def encode_receipts_file(receipts: list[bytes]) -> bytes:
+    return RECEIPTS_FILE_MAGIC + b"".join(receipts)
+
+
+def parse_receipts_file(data: bytes) -> Iterator[Receipt]:
+    """The receipts of a receipts file (§2.1); MalformedError on bad framing."""
+    if not data.startswith(RECEIPTS_FILE_MAGIC):
+        raise MalformedError("not a Testigo receipts file")
+    body = memoryview(data)[len(RECEIPTS_FILE_MAGIC) :]
+    if len(body) % RECEIPT_SIZE:
+        raise MalformedError("receipts file is truncated")
+    for offset in range(0, len(body), RECEIPT_SIZE):
+        yield Receipt.parse(bytes(body[offset : offset + RECEIPT_SIZE]))

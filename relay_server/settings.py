@@ -1,0 +1,234 @@
+"""Every relay setting, declared once: name, default, help, type and bounds.
+
+`Settings` is the table (one dataclass field per setting, its help and bounds in the
+field's metadata); `SETTINGS` lists it for the CLI and the docs test. Values are checked
+when a `Settings` is built, so a running relay never sees an invalid one.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Final, TypeVar
+from urllib.parse import urlsplit
+
+from vault.errors import TestigoError
+
+SettingValue = str | int | float
+_T = TypeVar("_T", str, int, float)
+
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+class SettingsError(TestigoError):
+    """A relay setting has a value the relay cannot use."""
+
+    hint = "see the settings table in docs/PROTOCOL.md section 9"
+
+
+def _setting(
+    default: _T,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> _T:
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices}
+    result: _T = field(default=default, metadata=metadata)
+    return result
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    default: SettingValue
+    help: str
+    type: type[str] | type[int] | type[float]
+    minimum: float | None
+    maximum: float | None
+    choices: tuple[str, ...]
+
+    def parse(self, text: str) -> SettingValue:
+        """The value of text for this setting (not yet range-checked)."""
+        text = text.strip()
+        try:
+            if self.type is int:
+                return int(text, 10)
+            if self.type is float:
+                return float(text)
+        except ValueError:
+            what = "an integer" if self.type is int else "a number"
+            raise SettingsError(f"setting {self.name}: {text!r} is not {what}") from None
+        return text
+
+    def check(self, value: object) -> None:
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not self.type:
+            raise SettingsError(f"setting {self.name} must be of type {self.type.__name__}")
+        if isinstance(value, int | float):
+            if self.minimum is not None and value < self.minimum:
+                raise SettingsError(f"setting {self.name} must be at least {self.minimum:g}")
+            if self.maximum is not None and value > self.maximum:
+                raise SettingsError(f"setting {self.name} must be at most {self.maximum:g}")
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"setting {self.name} must be one of {', '.join(self.choices)}")
+
+
+@dataclass(frozen=True)
+class FilesystemLocation:
+    path: str
+
+
+@dataclass(frozen=True)
+class S3Location:
+    bucket: str
+    prefix: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The relay's settings. Build with keywords, `from_strings`, or no arguments."""
+
+    host: str = _setting("127.0.0.1", "Address to listen on.")
+    port: int = _setting(8080, "TCP port to listen on.", minimum=0, maximum=65535)
+    storage: str = _setting(
+        "relay-data", "Where recordings are kept: a directory path, or `s3://bucket/prefix`."
+    )
+    s3_endpoint_url: str = _setting(
+        "",
+        "S3 endpoint URL (MinIO, Ceph RGW); empty for AWS. Credentials come from the usual "
+        "AWS environment variables or files, never from settings.",
+    )
+    s3_region: str = _setting("us-east-1", "S3 region name.")
+    s3_retention_days: int = _setting(
+        0,
+        "Object Lock COMPLIANCE retention for stored objects, in days; 0 disables it.",
+        minimum=0,
+        maximum=36500,
+    )
+    storage_threads: int = _setting(
+        8, "Threads for blocking storage calls (fsync, boto3).", minimum=1, maximum=256
+    )
+    relay_key: str = _setting(
+        "relay.key",
+        "Path of the relay's identity file (`testigo relay keygen`); its passphrase comes "
+        "from `TESTIGO_PASSPHRASE`.",
+    )
+    max_chunk_bytes: int = _setting(
+        4 * 1024 * 1024 + 16 + 166,
+        "Largest chunk accepted, preamble included (the sealer's default 4 MiB + 16 "
+        "ciphertext, + 166).",
+        minimum=166 + 16,
+        maximum=16 * 1024 * 1024 + 16 + 166,
+    )
+    max_chunks_per_recording: int = _setting(
+        100_000,
+        "Chunks per recording (indices 0 .. this - 1); about 27 hours of 1 s chunks.",
+        minimum=1,
+        maximum=2**31,
+    )
+    max_device_bytes_per_hour: int = _setting(
+        2 * 1024**3, "Bytes one device may upload per clock hour.", minimum=1
+    )
+    max_webrtc_sessions: int = _setting(
+        20, "Concurrent WebRTC sessions; more get `busy`.", minimum=0, maximum=10_000
+    )
+    ice_servers: str = _setting(
+        "", "Comma-separated STUN/TURN URLs given to the relay and to clients."
+    )
+    ice_username: str = _setting("", "TURN username for the `ice_servers`.")
+    ice_credential: str = _setting("", "TURN credential for the `ice_servers`.")
+    session_idle_seconds: float = _setting(
+        60.0,
+        "Close a WebRTC session that sends nothing for this long.",
+        minimum=0.1,
+        maximum=86400,
+    )
+    header_cache_size: int = _setting(
+        4096, "Accepted headers kept in memory for the HTTPS fallback.", minimum=1
+    )
+    log_level: str = _setting("info", "One of debug, info, warning, error.", choices=LOG_LEVELS)
+
+    def __post_init__(self) -> None:
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.type is float and isinstance(value, int):
+                object.__setattr__(self, setting.name, float(value))
+            setting.check(getattr(self, setting.name))
+        self.storage_location  # noqa: B018 - validates the storage URL
+        for url in self.ice_server_urls:
+            if not url.startswith(("stun:", "turn:", "turns:")):
+                raise SettingsError(f"setting ice_servers: {url!r} is not a stun:/turn: URL")
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, str]) -> "Settings":
+        """Settings from text values (command line, environment); unknown names fail."""
+        by_name = {s.name: s for s in SETTINGS}
+        parsed: dict[str, SettingValue] = {}
+        for name, text in values.items():
+            setting = by_name.get(name)
+            if setting is None:
+                raise SettingsError(f"unknown setting {name!r}")
+            parsed[name] = setting.parse(text)
+        return cls.from_values(parsed)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, SettingValue]) -> "Settings":
+        defaults = {s.name: s.default for s in SETTINGS}
+        unknown = set(values) - set(defaults)
+        if unknown:
+            raise SettingsError(f"unknown setting {sorted(unknown)[0]!r}")
+        merged = {**defaults, **values}
+        settings = cls()
+        for name, value in merged.items():
+            object.__setattr__(settings, name, value)
+        settings.__post_init__()
+        return settings
+
+    def replace(self, **values: SettingValue) -> "Settings":
+        return Settings.from_values({**self.as_dict(), **values})
+
+    def as_dict(self) -> dict[str, SettingValue]:
+        return {s.name: getattr(self, s.name) for s in SETTINGS}
+
+    @property
+    def ice_server_urls(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in self.ice_servers.split(",") if u.strip())
+
+    @property
+    def storage_location(self) -> FilesystemLocation | S3Location:
+        if not self.storage.strip():
+            raise SettingsError("setting storage must not be empty")
+        if self.storage.startswith("s3://"):
+            parts = urlsplit(self.storage)
+            if not parts.netloc or parts.query or parts.fragment:
+                raise SettingsError("setting storage: an S3 location is s3://bucket/prefix")
+            prefix = parts.path.strip("/")
+            return S3Location(parts.netloc, prefix + "/" if prefix else "")
+        return FilesystemLocation(self.storage)
+
+
+def _table() -> tuple[Setting, ...]:
+    rows = []
+    for f in dataclasses.fields(Settings):
+        kind = f.type
+        if kind not in (str, int, float):
+            raise TypeError(f"setting {f.name} has an unsupported type")
+        rows.append(
+            Setting(
+                name=f.name,
+                default=f.default,  # type: ignore[arg-type]
+                help=str(f.metadata["help"]),
+                type=kind,
+                minimum=f.metadata["minimum"],
+                maximum=f.metadata["maximum"],
+                choices=tuple(f.metadata["choices"]),
+            )
+        )
+    return tuple(rows)
+
+
+SETTINGS: Final[tuple[Setting, ...]] = _table()

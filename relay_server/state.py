@@ -1,0 +1,19 @@
+"""The typed application keys of the relay's aiohttp app (no module-level state)."""
+
+from aiohttp import web
+
+from relay_server.enrollment import Enrollment
+from relay_server.ingest import Ingest
+from relay_server.metrics import Metrics
+from relay_server.settings import Settings
+from relay_server.storage import Storage
+from relay_server.webrtc import WebRTCSessions
+from vault import SigningIdentity
+
+SETTINGS = web.AppKey("settings", Settings)
+METRICS = web.AppKey("metrics", Metrics)
+RELAY = web.AppKey("relay", SigningIdentity)
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")
+ENROLLMENT = web.AppKey("enrollment", Enrollment)
+INGEST = web.AppKey("ingest", Ingest)
+SESSIONS = web.AppKey("sessions", WebRTCSessions)

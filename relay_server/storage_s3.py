@@ -1,0 +1,127 @@
+"""S3 storage via boto3: PutObject with If-None-Match: * and optional Object Lock.
+
+The same calls work against AWS S3, MinIO and Ceph RGW (set `endpoint_url`). Only
+`IfNoneMatch='*'` is relied on for "no overwrite" (Ceph 16 gets `If-Match` wrong).
+Credentials come from boto3's usual chain (environment, files), never from settings.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from relay_server.errors import StorageError
+from relay_server.storage import BlobStorage, describe_key
+
+_CONFLICT_RETRIES = 5
+
+
+def _error_code(error: ClientError) -> tuple[str, int]:
+    response = error.response
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+    return code, status
+
+
+class S3Storage(BlobStorage):
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        retention_days: int = 0,
+        threads: int = 8,
+    ) -> None:
+        super().__init__(threads)
+        self.bucket = bucket
+        self.prefix = prefix
+        self.retention_days = retention_days
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(
+                max_pool_connections=threads,
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=5,
+                read_timeout=30,
+            ),
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _fail(self, action: str, key: str, error: Exception) -> StorageError:
+        if isinstance(error, ClientError):
+            code, status = _error_code(error)
+            return StorageError(f"{action} {describe_key(key)} failed: S3 answered {status} {code}")
+        return StorageError(f"{action} {describe_key(key)} failed: {type(error).__name__}")
+
+    def _put_new(self, key: str, data: bytes) -> bool:
+        extra: dict[str, str | datetime] = {}
+        if self.retention_days:
+            extra["ObjectLockMode"] = "COMPLIANCE"
+            extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
+                days=self.retention_days
+            )
+        for _attempt in range(_CONFLICT_RETRIES):
+            try:
+                self._client.put_object(
+                    Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*", **extra
+                )
+            except ClientError as error:
+                code, status = _error_code(error)
+                if status == 412 or code == "PreconditionFailed":
+                    return False
+                if status == 409 and code == "ConditionalRequestConflict":
+                    continue  # a concurrent write of the same key; ask again
+                raise self._fail("storing", key, error) from None
+            except BotoCoreError as error:
+                raise self._fail("storing", key, error) from None
+            return True
+        raise StorageError(
+            f"storing {describe_key(key)} failed: concurrent writes kept conflicting"
+        )
+
+    def _confirm(self, key: str) -> None:
+        """S3 acknowledges a PUT only once the object is durable: nothing to do."""
+
+    def _get(self, key: str) -> bytes | None:
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            data: bytes = response["Body"].read()
+        except ClientError as error:
+            code, status = _error_code(error)
+            if status == 404 or code in ("NoSuchKey", "404"):
+                return None
+            raise self._fail("reading", key, error) from None
+        except BotoCoreError as error:
+            raise self._fail("reading", key, error) from None
+        return data
+
+    def _children(self, prefix: str) -> list[str]:
+        full = self._key(prefix)
+        names: list[str] = []
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=full, Delimiter="/"):
+                for entry in page.get("CommonPrefixes", []):
+                    names.append(str(entry["Prefix"])[len(full) :].rstrip("/"))
+                for entry in page.get("Contents", []):
+                    names.append(str(entry["Key"])[len(full) :])
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail("listing", prefix, error) from None
+        return sorted(n for n in names if n)
+
+    def _replace(self, key: str, data: bytes) -> None:
+        try:
+            self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail("storing", key, error) from None
+
+    async def close(self) -> None:
+        await super().close()
+        self._client.close()

@@ -1,0 +1,189 @@
+"""Shared fixtures and helpers for the relay tests (tests/test_relay_*.py).
+
+Registered by `pytest_plugins = ["relay_fixtures"]` in the relay test modules (or once
+in tests/conftest.py). The S3 tests run against moto's standalone server, started once
+per session as a separate process on a free loopback port.
+"""
+
+import dataclasses
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import boto3
+import pytest
+import pytest_asyncio
+
+from relay_server.settings import Settings
+from relay_server.storage import BlobStorage
+from relay_server.storage_fs import FilesystemStorage
+from relay_server.storage_s3 import S3Storage
+from vault import (
+    Chunk,
+    ChunkKind,
+    Header,
+    RecipientIdentity,
+    RecordingSealer,
+    Role,
+    SigningIdentity,
+)
+
+MEDIA_TYPE = 'video/mp4; codecs="avc1.42E01E"'
+MOTO_START_TIMEOUT_S = 30
+
+
+@dataclass(frozen=True)
+class MotoServer:
+    endpoint_url: str
+
+    def new_bucket(self, *, object_lock: bool = False) -> str:
+        name = f"testigo-{uuid.uuid4().hex[:16]}"
+        client = boto3.client("s3", endpoint_url=self.endpoint_url, region_name="us-east-1")
+        client.create_bucket(Bucket=name, ObjectLockEnabledForBucket=object_lock)
+        return name
+
+
+def _moto_command() -> list[str]:
+    script = Path(sys.executable).with_name("moto_server")
+    if not script.exists():
+        pytest.fail("moto_server is missing: pip install 'moto[server]'")
+    return [str(script), "-H", "127.0.0.1", "-p", "0"]
+
+
+def _drain(stream: IO[str]) -> None:
+    """Read moto's request log so its pipe never fills up."""
+    for _line in stream:
+        pass
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A real S3-protocol server (moto) in its own process, on a free loopback port."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
+    os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+    os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"
+    process = subprocess.Popen(
+        _moto_command(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stderr is not None
+        endpoint = None
+        # werkzeug prints this line once the socket listens: no sleeping, no polling
+        for line in process.stderr:
+            found = re.search(r"Running on (http://127\.0\.0\.1:\d+)", line)
+            if found:
+                endpoint = found.group(1)
+                break
+        if endpoint is None:
+            pytest.fail(f"moto_server did not start (exit code {process.poll()})")
+        stderr = process.stderr
+        threading.Thread(target=_drain, args=(stderr,), daemon=True).start()
+        yield MotoServer(endpoint)
+    finally:
+        process.terminate()
+        process.wait(timeout=MOTO_START_TIMEOUT_S)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest_asyncio.fixture(params=["filesystem", "s3"])
+async def storage(
+    request: pytest.FixtureRequest, tmp_path: Path, moto_server: MotoServer
+) -> AsyncIterator[BlobStorage]:
+    """Each storage backend in turn, empty."""
+    backend: BlobStorage
+    if request.param == "filesystem":
+        backend = FilesystemStorage(tmp_path / "store", threads=4)
+    else:
+        backend = S3Storage(
+            bucket=moto_server.new_bucket(),
+            prefix="relay/",
+            endpoint_url=moto_server.endpoint_url,
+            threads=4,
+        )
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture
+def relay_identity() -> SigningIdentity:
+    return SigningIdentity.generate(Role.RELAY)
+
+
+@pytest.fixture
+def device_identity() -> SigningIdentity:
+    return SigningIdentity.generate(Role.DEVICE)
+
+
+@pytest.fixture
+def recipient() -> RecipientIdentity:
+    return RecipientIdentity.generate()
+
+
+@pytest.fixture
+def relay_settings(tmp_path: Path) -> Settings:
+    return Settings(storage=str(tmp_path / "relay-data"), max_webrtc_sessions=4)
+
+
+@dataclass(frozen=True)
+class SealedRecording:
+    header: bytes
+    chunks: list[bytes]
+    recording_id: bytes
+
+
+def seal_recording(
+    device: SigningIdentity,
+    recipient: RecipientIdentity,
+    sizes: list[int],
+    *,
+    final: bool = True,
+    max_chunk_size: int = 4 * 1024 * 1024 + 16,
+) -> SealedRecording:
+    """A sealed recording: an init chunk, media chunks of the given plaintext sizes, end."""
+    with RecordingSealer(
+        device, [recipient.public], MEDIA_TYPE, max_chunk_size=max_chunk_size
+    ) as sealer:
+        chunks = [bytes(sealer.seal(ChunkKind.INIT, b"ftyp-moov"))]
+        for i, size in enumerate(sizes):
+            payload = bytes([i % 251]) * size
+            chunks.append(bytes(sealer.seal(ChunkKind.MEDIA, payload)))
+        if final:
+            chunks.append(bytes(sealer.finish(b'{"reason": "stopped"}')))
+        header = sealer.header
+    return SealedRecording(bytes(header), chunks, header.recording_id)
+
+
+def one_chunk(device: SigningIdentity, recipient: RecipientIdentity) -> Chunk:
+    """The first chunk of a fresh recording."""
+    with RecordingSealer(device, [recipient.public], MEDIA_TYPE) as sealer:
+        return sealer.seal(ChunkKind.INIT, b"init")
+
+
+def forged_chunk(device: SigningIdentity, header: bytes, chunk: bytes, ciphertext: bytes) -> bytes:
+    """Another chunk for the same index, validly signed by device: what a device that
+    equivocates (or whose key was stolen) would send."""
+    parsed_header = Header.parse(header)
+    original = Chunk.parse(chunk)
+    replaced = dataclasses.replace(
+        original,
+        ciphertext=ciphertext,
+        ciphertext_hash=hashlib.blake2b(ciphertext, digest_size=32).digest(),
+    )
+    signature = device.sign(replaced.signature_message(parsed_header.header_hash))
+    return bytes(dataclasses.replace(replaced, signature=signature))

@@ -1,0 +1,329 @@
+"""The relay app over HTTP: the HTTPS fallback ingest, reading with tokens, metrics.
+
+Drives the real app (create_app) with pytest-aiohttp's client; recordings are sealed
+with vault.RecordingSealer and every receipt is verified with the relay key.
+"""
+
+import io
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from relay_server import operator
+from relay_server.app import create_app
+from relay_server.receipts import Receipt, parse_receipts_file
+from relay_server.settings import Settings
+from tests.relay_fixtures import SealedRecording, forged_chunk, seal_recording
+from vault import (
+    Chunk,
+    RecipientIdentity,
+    RelayKey,
+    Role,
+    SigningIdentity,
+    Status,
+    StoredIdentity,
+    save_identity,
+    verify_stream,
+)
+
+pytest_plugins = ["tests.relay_fixtures"]
+pytestmark = pytest.mark.asyncio
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+@pytest_asyncio.fixture
+async def relay(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+) -> AsyncIterator[Client]:
+    """A running relay with device_identity enrolled."""
+    assert await operator.enroll(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    yield await aiohttp_client(create_app(relay_settings, relay=relay_identity))
+
+
+def relay_key(identity: SigningIdentity) -> RelayKey:
+    assert isinstance(identity.public, RelayKey)
+    return identity.public
+
+
+async def post_header(client: Client, recording: SealedRecording) -> dict[str, object]:
+    response = await client.post("/v1/headers", data=recording.header)
+    assert response.status == 200, await response.text()
+    body: dict[str, object] = await response.json()
+    return body
+
+
+def chunk_url(device: SigningIdentity, recording: SealedRecording) -> str:
+    return f"/v1/recordings/{device.public}/{recording.recording_id.hex()}/chunks"
+
+
+async def error_of(response: object) -> tuple[int, str]:
+    assert hasattr(response, "status")
+    body = await response.json()  # type: ignore[attr-defined]
+    return response.status, body["error"]["name"]
+
+
+async def test_upload_receipts_and_download(
+    relay: Client,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [100, 70_000, 5])
+    welcome = await post_header(relay, recording)
+    assert welcome == {
+        "device": str(device_identity.public),
+        "recording_id": recording.recording_id.hex(),
+        "held": [],
+    }
+    receipts = []
+    for chunk in recording.chunks:
+        response = await relay.post(chunk_url(device_identity, recording), data=chunk)
+        assert response.status == 200
+        assert response.headers["Testigo-Duplicate"] == "0"
+        receipt = Receipt.parse(await response.read())
+        assert receipt.verify(relay_key(relay_identity), Chunk.parse(chunk))
+        receipts.append(receipt)
+    assert [r.index for r in receipts] == list(range(len(recording.chunks)))
+
+    again = await post_header(relay, recording)
+    assert again["held"] == [[0, len(recording.chunks) - 1]]
+
+    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"/v1/devices/{device_identity.public}/recordings"
+    listing = await (await relay.get(base, headers=auth)).json()
+    assert listing == {
+        "recordings": [
+            {"recording_id": recording.recording_id.hex(), "chunks": len(recording.chunks)}
+        ]
+    }
+    archive = await relay.get(f"{base}/{recording.recording_id.hex()}/archive", headers=auth)
+    assert archive.status == 200
+    data = await archive.read()
+    assert data == recording.header + b"".join(recording.chunks)
+    report = verify_stream(io.BytesIO(data), [recipient])
+    assert report.status is Status.COMPLETE
+    sidecar = await relay.get(f"{base}/{recording.recording_id.hex()}/receipts", headers=auth)
+    assert list(parse_receipts_file(await sidecar.read())) == receipts
+
+
+async def test_same_chunk_twice_gets_the_same_receipt(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    first = await relay.post(chunk_url(device_identity, recording), data=recording.chunks[1])
+    second = await relay.post(chunk_url(device_identity, recording), data=recording.chunks[1])
+    assert second.headers["Testigo-Duplicate"] == "1"
+    assert await first.read() == await second.read()
+
+
+async def test_unknown_device_is_refused_before_anything_is_written(
+    relay: Client, relay_settings: Settings, recipient: RecipientIdentity
+) -> None:
+    stranger = SigningIdentity.generate(Role.DEVICE)
+    recording = seal_recording(stranger, recipient, [10])
+    response = await relay.post("/v1/headers", data=recording.header)
+    assert await error_of(response) == (403, "unknown_device")
+    assert not (Path(relay_settings.storage) / "recordings").exists()
+    chunk = await relay.post(chunk_url(stranger, recording), data=recording.chunks[0])
+    assert await error_of(chunk) == (409, "no_header")
+
+
+async def test_bad_chunk_signature_is_refused(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    tampered = bytearray(recording.chunks[0])
+    tampered[120] ^= 1  # inside the signature
+    response = await relay.post(chunk_url(device_identity, recording), data=bytes(tampered))
+    assert await error_of(response) == (422, "bad_signature")
+    flipped = bytearray(recording.chunks[0])
+    flipped[-1] ^= 1  # the ciphertext no longer matches its hash
+    response = await relay.post(chunk_url(device_identity, recording), data=bytes(flipped))
+    assert await error_of(response) == (422, "bad_signature")
+
+
+async def test_bad_header_signature_is_refused(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    header = bytearray(recording.header)
+    header[-1] ^= 1
+    response = await relay.post("/v1/headers", data=bytes(header))
+    assert await error_of(response) == (422, "bad_header")
+
+
+async def test_chunk_of_another_recording_is_refused(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    first = seal_recording(device_identity, recipient, [10])
+    second = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, first)
+    response = await relay.post(chunk_url(device_identity, first), data=second.chunks[0])
+    assert await error_of(response) == (422, "wrong_recording")
+
+
+async def test_oversize_chunk_is_refused(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    settings = relay_settings.replace(max_chunk_bytes=10_000)
+    await operator.enroll(settings, device_identity.public)  # type: ignore[arg-type]
+    client = await aiohttp_client(create_app(settings, relay=relay_identity))
+    recording = seal_recording(device_identity, recipient, [20_000])
+    await post_header(client, recording)
+    response = await client.post(chunk_url(device_identity, recording), data=recording.chunks[1])
+    assert await error_of(response) == (413, "too_large")
+    small = await client.post(chunk_url(device_identity, recording), data=recording.chunks[0])
+    assert small.status == 200
+
+
+async def test_chunk_above_the_headers_max_chunk_size_is_refused(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [], final=False, max_chunk_size=32)
+    await post_header(relay, recording)
+    big = forged_chunk(device_identity, recording.header, recording.chunks[0], bytes(64))
+    response = await relay.post(chunk_url(device_identity, recording), data=big)
+    assert await error_of(response) == (413, "too_large")
+
+
+async def test_conflicting_chunk_is_refused_and_raises_an_alarm(
+    relay: Client,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    stored = await relay.post(chunk_url(device_identity, recording), data=recording.chunks[1])
+    assert stored.status == 200
+    other = forged_chunk(device_identity, recording.header, recording.chunks[1], bytes(30))
+    response = await relay.post(chunk_url(device_identity, recording), data=other)
+    assert await error_of(response) == (409, "conflict")
+    alarms = [r for r in caplog.records if "alarm.conflicting_chunk" in r.getMessage()]
+    assert len(alarms) == 1
+    assert recording.recording_id.hex() in alarms[0].getMessage()
+    assert str(device_identity.public) not in caplog.text
+
+
+async def test_limits_per_recording_and_per_device_hour(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10, 10, 10])
+    budget = len(recording.chunks[0]) + len(recording.chunks[1])
+    settings = relay_settings.replace(max_chunks_per_recording=3, max_device_bytes_per_hour=budget)
+    await operator.enroll(settings, device_identity.public)  # type: ignore[arg-type]
+    client = await aiohttp_client(create_app(settings, relay=relay_identity))
+    await post_header(client, recording)
+    url = chunk_url(device_identity, recording)
+    statuses = [(await client.post(url, data=c)) for c in recording.chunks]
+    assert [s.status for s in statuses[:2]] == [200, 200]
+    assert await error_of(statuses[2]) == (429, "rate_limited")
+    assert await error_of(statuses[3]) == (422, "recording_limit")
+
+
+async def test_malformed_bodies_are_refused(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    assert await error_of(await relay.post("/v1/headers", data=b"not a header")) == (
+        400,
+        "malformed",
+    )
+    assert await error_of(await relay.post("/v1/headers", data=bytes(6000))) == (413, "too_large")
+    assert await error_of(await relay.post("/v1/headers", data=b"testigo/v9\n" + bytes(100))) == (
+        400,
+        "unsupported_version",
+    )
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    url = chunk_url(device_identity, recording)
+    assert await error_of(await relay.post(url, data=b"tgck" + bytes(10))) == (400, "malformed")
+    bad_path = f"/v1/recordings/{device_identity.public}/xyz/chunks"
+    assert await error_of(await relay.post(bad_path, data=b"")) == (400, "malformed")
+
+
+async def test_reading_needs_the_devices_token(
+    relay: Client,
+    relay_settings: Settings,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    other = SigningIdentity.generate(Role.DEVICE)
+    await operator.enroll(relay_settings, other.public)  # type: ignore[arg-type]
+    other_token = await operator.mint_token(relay_settings, other.public)  # type: ignore[arg-type]
+    base = f"/v1/devices/{device_identity.public}/recordings"
+    for headers in (
+        {},
+        {"Authorization": "Bearer tg-token-" + "a" * 52},
+        {"Authorization": f"Bearer {other_token}"},
+        {"Authorization": "Basic xyz"},
+    ):
+        response = await relay.get(base, headers=headers)
+        assert await error_of(response) == (401, "unauthorized")
+    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    ok = await relay.get(base, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status == 200
+    missing = await relay.get(
+        f"{base}/{bytes(16).hex()}/archive", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert await error_of(missing) == (404, "not_found")
+    stored = Path(relay_settings.storage) / "devices" / f"{device_identity.public.raw.hex()}.json"
+    assert token not in stored.read_text()
+
+
+async def test_metrics_and_health(
+    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+) -> None:
+    assert await (await relay.get("/healthz")).text() == "ok\n"
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+    await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
+    await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
+    await relay.post(chunk_url(device_identity, recording), data=b"junk")
+    text = await (await relay.get("/metrics")).text()
+    assert 'testigo_relay_chunks_stored_total{duplicate="0"} 1' in text
+    assert 'testigo_relay_chunks_stored_total{duplicate="1"} 1' in text
+    assert f"testigo_relay_bytes_stored_total {len(recording.chunks[0])}" in text
+    assert 'testigo_relay_rejects_total{reason="malformed"} 1' in text
+    assert 'testigo_relay_receipt_seconds_bucket{le="+Inf"} 2' in text
+
+
+async def test_relay_key_is_loaded_from_its_identity_file(
+    aiohttp_client: MakeClient, tmp_path: Path, relay_settings: Settings
+) -> None:
+    identity = SigningIdentity.generate(Role.RELAY)
+    path = tmp_path / "relay.key"
+    save_identity(path, StoredIdentity(Role.RELAY, identity), passphrase=None)
+    client = await aiohttp_client(create_app(relay_settings.replace(relay_key=str(path))))
+    config = await (await client.get("/v1/webrtc/config")).json()
+    assert config == {"ice_servers": []}
+    device_path = tmp_path / "device.key"
+    save_identity(
+        device_path,
+        StoredIdentity(Role.DEVICE, SigningIdentity.generate(Role.DEVICE)),
+        passphrase=None,
+    )
+    with pytest.raises(Exception, match="not a relay identity"):
+        create_app(relay_settings.replace(relay_key=str(device_path)))

@@ -1,0 +1,185 @@
+"""WebRTC ingest with a real aiortc peer over loopback against the real relay app."""
+
+from collections.abc import Awaitable, Callable
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from relay_server import operator
+from relay_server.app import create_app
+from relay_server.client import ChannelClosed, DataChannelClient, Signaling
+from relay_server.errors import ErrorCode
+from relay_server.protocol import ChunkFrame, ErrorMessage, ReceiptMessage
+from relay_server.receipts import Receipt
+from relay_server.settings import Settings
+from relay_server.state import SESSIONS
+from tests.relay_fixtures import forged_chunk, seal_recording
+from vault import Chunk, RecipientIdentity, RelayKey, Role, SigningIdentity
+
+pytest_plugins = ["tests.relay_fixtures"]
+pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+def signaling(client: Client) -> Signaling:
+    async def signal(offer: dict[str, str]) -> dict[str, str]:
+        response = await client.post("/v1/webrtc/offer", json=offer)
+        assert response.status == 200, await response.text()
+        answer: dict[str, str] = await response.json()
+        return answer
+
+    return signal
+
+
+async def start_relay(
+    aiohttp_client: MakeClient,
+    settings: Settings,
+    relay: SigningIdentity,
+    device: SigningIdentity,
+) -> Client:
+    await operator.enroll(settings, device.public)  # type: ignore[arg-type]
+    return await aiohttp_client(create_app(settings, relay=relay))
+
+
+async def test_chunks_over_the_data_channel_get_verified_receipts(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    recording = seal_recording(device_identity, recipient, [250_000, 10, 150_000])
+    channel = await DataChannelClient.connect(signaling(client))
+    try:
+        assert await channel.hello(recording.header) == []
+        answers = await channel.upload(list(enumerate(recording.chunks)))
+        key = relay_identity.public
+        assert isinstance(key, RelayKey)
+        for chunk, answer in zip(recording.chunks, answers, strict=True):
+            assert isinstance(answer, ReceiptMessage)
+            assert not answer.duplicate
+            assert Receipt.parse(answer.receipt).verify(key, Chunk.parse(chunk))
+        again = await channel.upload([(1, recording.chunks[1])])
+        assert again == [ReceiptMessage(answers[1].receipt, duplicate=True)]  # type: ignore[union-attr]
+    finally:
+        await channel.close()
+    resumed = await DataChannelClient.connect(signaling(client))
+    try:
+        assert await resumed.hello(recording.header) == [(0, len(recording.chunks) - 1)]
+    finally:
+        await resumed.close()
+
+
+async def test_rejects_on_the_channel_are_errors_and_the_session_goes_on(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    settings = relay_settings.replace(max_chunk_bytes=100_000)
+    client = await start_relay(aiohttp_client, settings, relay_identity, device_identity)
+    recording = seal_recording(device_identity, recipient, [10, 200_000])
+    other = seal_recording(device_identity, recipient, [10])
+    tampered = bytearray(recording.chunks[0])
+    tampered[130] ^= 1
+    conflicting = forged_chunk(device_identity, recording.header, recording.chunks[0], bytes(20))
+    channel = await DataChannelClient.connect(signaling(client))
+    try:
+        await channel.hello(recording.header)
+        answers = await channel.upload(
+            [
+                (0, bytes(tampered)),
+                (0, other.chunks[0]),
+                (2, recording.chunks[2]),  # 200 kB: above max_chunk_bytes
+                (0, recording.chunks[0]),
+                (0, conflicting),
+                (1, recording.chunks[1]),
+            ]
+        )
+    finally:
+        await channel.close()
+    codes = [a.code if isinstance(a, ErrorMessage) else "receipt" for a in answers]
+    assert codes == [
+        ErrorCode.BAD_SIGNATURE,
+        ErrorCode.WRONG_RECORDING,
+        ErrorCode.TOO_LARGE,
+        "receipt",
+        ErrorCode.CONFLICT,
+        "receipt",
+    ]
+    assert all(not a.fatal for a in answers if isinstance(a, ErrorMessage))
+
+
+@pytest.mark.parametrize(
+    ("message", "code"),
+    [
+        (b"\x7f junk", ErrorCode.MALFORMED),
+        (bytes(ChunkFrame(0, 10, 0, b"abc")), ErrorCode.NO_HEADER),
+        (b"\x01\x01not a header", ErrorCode.MALFORMED),
+    ],
+)
+async def test_malformed_messages_close_the_channel_with_an_error(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    message: bytes,
+    code: ErrorCode,
+) -> None:
+    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    channel = await DataChannelClient.connect(signaling(client))
+    try:
+        await channel.send(message)
+        answer = await channel.receive()
+        assert isinstance(answer, ErrorMessage)
+        assert (answer.code, answer.fatal) == (code, True)
+        with pytest.raises(ChannelClosed):
+            await channel.receive()
+    finally:
+        await channel.close()
+
+
+async def test_unknown_device_hello_is_refused(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    stranger = seal_recording(SigningIdentity.generate(Role.DEVICE), recipient, [10])
+    channel = await DataChannelClient.connect(signaling(client))
+    try:
+        with pytest.raises(Exception, match="not enrolled") as caught:
+            await channel.hello(stranger.header)
+        assert getattr(caught.value, "code", None) is ErrorCode.UNKNOWN_DEVICE
+    finally:
+        await channel.close()
+
+
+async def test_busy_relay_refuses_new_sessions_and_shutdown_closes_them(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+) -> None:
+    settings = relay_settings.replace(max_webrtc_sessions=1)
+    client = await start_relay(aiohttp_client, settings, relay_identity, device_identity)
+    channel = await DataChannelClient.connect(signaling(client))
+    try:
+        assert len(client.app[SESSIONS]) == 1
+        with pytest.raises(AssertionError, match="busy, use the HTTPS path"):
+            await DataChannelClient.connect(signaling(client))
+        metrics = await (await client.get("/metrics")).text()
+        assert "testigo_relay_webrtc_sessions 1" in metrics
+        await client.app.shutdown()
+        assert len(client.app[SESSIONS]) == 0
+        with pytest.raises(ChannelClosed):
+            await channel.receive()
+    finally:
+        await channel.close()

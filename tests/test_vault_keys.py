@@ -1,0 +1,190 @@
+"""Public key strings and fingerprints (docs/FORMAT.md 2.1, 2.2): every MUST, one by one."""
+
+import base64
+import hashlib
+import re
+
+import pytest
+
+from vault import DeviceKey, MalformedError, RecipientIdentity, RecipientKey, RelayKey, Role
+from vault.identity import SigningIdentity
+from vault.keys import PublicKey
+
+ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+KINDS: tuple[type[PublicKey], ...] = (RecipientKey, DeviceKey, RelayKey)
+
+
+def key_of(kind: type[PublicKey], label: bytes = b"key") -> PublicKey:
+    seed = hashlib.sha256(label).digest()
+    if kind is RecipientKey:
+        return RecipientIdentity(seed).public
+    role = Role.DEVICE if kind is DeviceKey else Role.RELAY
+    return SigningIdentity(seed, role).public
+
+
+def spec_text(prefix: str, key: bytes) -> str:
+    """The text form computed from the spec with hashlib, not with vault/."""
+    checksum = hashlib.blake2b(
+        b"testigo/v1 key-checksum" + prefix.encode() + key, digest_size=32
+    ).digest()[:4]
+    return prefix + base64.b32encode(key + checksum).decode().rstrip("=").lower()
+
+
+def with_char(text: str, position: int, char: str) -> str:
+    return text[:position] + char + text[position + 1 :]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_text_form_is_the_spec_form_and_round_trips(kind: type[PublicKey]) -> None:
+    key = key_of(kind)
+    text = str(key)
+    assert text == spec_text(kind.PREFIX, key.raw)
+    assert re.fullmatch(re.escape(kind.PREFIX) + "[a-z2-7]{58}", text)
+    assert kind.parse(text) == key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fingerprint_is_the_spec_fingerprint(kind: type[PublicKey]) -> None:
+    key = key_of(kind)
+    digest = hashlib.blake2b(
+        b"testigo/v1 fingerprint" + kind.PREFIX.encode() + key.raw, digest_size=32
+    ).digest()
+    text = base64.b32encode(digest[:10]).decode()
+    assert key.fingerprint == "-".join(text[i : i + 4] for i in range(0, 16, 4))
+    assert re.fullmatch("[A-Z2-7]{4}(-[A-Z2-7]{4}){3}", key.fingerprint)
+    assert key.fingerprint != key_of(kind, b"another").fingerprint
+
+
+def test_same_bytes_different_kind_different_text_and_fingerprint() -> None:
+    raw = key_of(DeviceKey).raw
+    device, relay = DeviceKey(raw), RelayKey(raw)
+    assert str(device)[len("tg-device-") :] != str(relay)[len("tg-relay-") :]
+    assert device.fingerprint != relay.fingerprint
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_upper_case_encoded_part_is_accepted(kind: type[PublicKey]) -> None:
+    key = key_of(kind)
+    encoded = str(key)[len(kind.PREFIX) :]
+    assert kind.parse(kind.PREFIX + encoded.upper()) == key
+    mixed = "".join(c.upper() if i % 2 else c for i, c in enumerate(encoded))
+    assert kind.parse(kind.PREFIX + mixed) == key
+
+
+@pytest.mark.parametrize("space", [" ", "\n", "\t", "\r\n", "  \n\t "])
+def test_surrounding_white_space_is_ignored(space: str) -> None:
+    key = key_of(RecipientKey)
+    assert RecipientKey.parse(space + str(key) + space) == key
+
+
+def test_inner_white_space_is_rejected() -> None:
+    text = str(key_of(RecipientKey))
+    with pytest.raises(MalformedError):
+        RecipientKey.parse(text[:30] + " " + text[30:])
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "tg-", "tg-contact-", "tg-lawyer-", "age1", "tg-recipients-", "tgrecipient-"]
+)
+def test_unknown_prefix_is_rejected(prefix: str) -> None:
+    encoded = str(key_of(RecipientKey))[len("tg-recipient-") :]
+    with pytest.raises(MalformedError):
+        RecipientKey.parse(prefix + encoded)
+
+
+@pytest.mark.parametrize("expected", KINDS)
+@pytest.mark.parametrize("given", KINDS)
+def test_a_parser_for_one_kind_rejects_the_others(
+    expected: type[PublicKey], given: type[PublicKey]
+) -> None:
+    text = str(key_of(given))
+    if expected is given:
+        assert expected.parse(text) == key_of(given)
+        return
+    with pytest.raises(MalformedError, match=f"{given.KIND} key, not a {expected.KIND}"):
+        expected.parse(text)
+
+
+@pytest.mark.parametrize("change", ["drop last", "drop first", "add one", "add eight", "empty"])
+def test_wrong_length_is_rejected(change: str) -> None:
+    text = str(key_of(DeviceKey))
+    prefix, encoded = "tg-device-", text[len("tg-device-") :]
+    changed = {
+        "drop last": encoded[:-1],
+        "drop first": encoded[1:],
+        "add one": encoded + "a",
+        "add eight": encoded + "aaaaaaaa",
+        "empty": "",
+    }[change]
+    with pytest.raises(MalformedError):
+        DeviceKey.parse(prefix + changed)
+
+
+@pytest.mark.parametrize("char", ["0", "1", "8", "9", "=", "-", "_", "+", "/", "é", "\x00"])
+def test_characters_outside_the_alphabet_are_rejected(char: str) -> None:
+    text = str(key_of(RecipientKey))
+    with pytest.raises(MalformedError):
+        RecipientKey.parse(with_char(text, len("tg-recipient-") + 20, char))
+
+
+@pytest.mark.parametrize(
+    ("char", "looks_like"),
+    [("\u0131", "i"), ("\u017f", "s")],
+    ids=["dotless-i", "long-s"],
+)
+def test_non_ascii_letters_that_upper_case_into_the_alphabet_are_rejected(
+    char: str, looks_like: str
+) -> None:
+    # str.upper() maps U+0131 to "I" and U+017F to "S": the parser must not accept them
+    # as "i" and "s" (they are characters outside the alphabet).
+    text = next(
+        t
+        for t in (str(key_of(RecipientKey, bytes([n]))) for n in range(256))
+        if looks_like in t[len("tg-recipient-") :]
+    )
+    position = text.index(looks_like, len("tg-recipient-"))
+    with pytest.raises(MalformedError):
+        RecipientKey.parse(with_char(text, position, char))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_typo_anywhere_in_the_key_part_is_a_checksum_mismatch(kind: type[PublicKey]) -> None:
+    text = str(key_of(kind))
+    start = len(kind.PREFIX)
+    for position in range(start, start + 57):  # the last character is tested below
+        for char in ALPHABET:
+            if char == text[position]:
+                continue
+            with pytest.raises(MalformedError, match=r"checksum|not a valid"):
+                kind.parse(with_char(text, position, char))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_typo_in_the_last_character_is_rejected(kind: type[PublicKey]) -> None:
+    # 58 base32 characters carry 290 bits for 288: the last character's two low bits are
+    # padding. A parser that ignores them accepts four spellings of every key, so some
+    # typos in the last character go unnoticed; a canonical encoding is required.
+    text = str(key_of(kind))
+    accepted = []
+    for char in ALPHABET:
+        if char == text[-1]:
+            continue
+        try:
+            kind.parse(with_char(text, len(text) - 1, char))
+        except MalformedError:
+            continue
+        accepted.append(char)
+    assert accepted == [], f"{text[-1]!r} mistyped as {accepted} is accepted"
+
+
+def test_device_key_that_is_not_a_usable_point_is_rejected() -> None:
+    text = spec_text("tg-device-", bytes(32))  # the all-zero key: a small-order point
+    with pytest.raises(MalformedError):
+        DeviceKey.parse(text)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("size", [0, 31, 33])
+def test_constructor_checks_length(kind: type[PublicKey], size: int) -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        kind(bytes(size))
