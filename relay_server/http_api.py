@@ -10,12 +10,12 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from relay_server.errors import ErrorCode, RelayError
-from relay_server.receipts import RECEIPTS_FILE_MAGIC
 from relay_server.state import ENROLLMENT, INGEST, METRICS, SESSIONS, SETTINGS, STORAGE
 from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
 from vault import DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE
+from vault.receipts import RECEIPTS_FILE_MAGIC
 
 RECEIPT_TYPE = "application/vnd.testigo.receipt"
 RECORDING_TYPE = "application/vnd.testigo.recording"

@@ -11,8 +11,8 @@ from enum import IntEnum
 from typing import Final, Self
 
 from relay_server.errors import ErrorCode, RelayError
-from relay_server.receipts import RECEIPT_SIZE
 from vault.format import HEADER_MAX_SIZE, MAX_INDEX
+from vault.receipts import RECEIPT_SIZE
 
 PROTOCOL_VERSION: Final = 1
 CHANNEL_LABEL: Final = "testigo/v1"

@@ -17,6 +17,7 @@ every process started here is killed and the directory removed, whatever happene
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import os
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -84,6 +86,32 @@ def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+_KEYRING_CAPS = {
+    "mon.": {"mon": "allow *"},
+    "client.admin": {"mon": "allow *", "osd": "allow *", "mgr": "allow *"},
+    "osd.0": {"mon": "allow profile osd", "osd": "allow *", "mgr": "allow profile osd"},
+    "client.rgw": {"mon": "allow rw", "osd": "allow rwx", "mgr": "allow rw"},
+}
+
+
+def _cephx_key() -> str:
+    """A new cephx secret as ``ceph-authtool --gen-print-key`` prints it."""
+    now = time.time_ns()
+    secret = secrets.token_bytes(16)
+    # CryptoKey encoding: type (1 = AES), created (seconds, nanoseconds), length, secret.
+    raw = struct.pack("<HIIH", 1, now // 10**9, now % 10**9, len(secret)) + secret
+    return base64.b64encode(raw).decode()
+
+
+def _keyring() -> str:
+    sections = []
+    for entity, caps in _KEYRING_CAPS.items():
+        lines = [f"[{entity}]", f"\tkey = {_cephx_key()}"]
+        lines += [f'\tcaps {service} = "{cap}"' for service, cap in caps.items()]
+        sections.append("\n".join(lines))
+    return "\n".join(sections) + "\n"
 
 
 def _config(*, fsid: str, base: Path, mon_port: int, rgw_port: int, admin_sockets: bool) -> str:
@@ -253,82 +281,32 @@ class CephRgw:
         )
 
         # Keys for every entity, generated for this run only. The monitor imports the
-        # whole keyring (with caps) into its auth database at mkfs time.
-        keyring = str(base / "keyring")
-        self._run(
-            deadline,
-            "ceph-authtool",
-            "--create-keyring",
-            keyring,
-            "--gen-key",
-            "-n",
-            "mon.",
-            "--cap",
-            "mon",
-            "allow *",
-        )
-        for name, caps in (
-            ("client.admin", ("mon", "allow *", "osd", "allow *", "mgr", "allow *")),
-            ("osd.0", ("mon", "allow profile osd", "osd", "allow *", "mgr", "allow *")),
-            ("client.rgw", ("mon", "allow rw", "osd", "allow rwx", "mgr", "allow rw")),
-        ):
-            cap_args: list[str] = []
-            for i in range(0, len(caps), 2):
-                cap_args += ["--cap", caps[i], caps[i + 1]]
-            self._run(deadline, "ceph-authtool", keyring, "--gen-key", "-n", name, *cap_args)
-
+        # whole keyring (with caps) into its auth database at mkfs time, so osd.0 and
+        # client.rgw need no `ceph auth` calls later.
+        keyring = base / "keyring"
+        keyring.write_text(_keyring())
+        keyring.chmod(0o600)
         monmap = str(base / "monmap")
+        mon_addr = f"[v2:127.0.0.1:{mon_port}]"
+        # Every tool finds ceph.conf through $CEPH_CONF (see _env).
+        monmap = str(base / "monmap")
+        mon_addr = f"[v2:127.0.0.1:{mon_port}]"
         self._run(
-            deadline,
-            "monmaptool",
-            "--create",
-            "--fsid",
-            fsid,
-            "--addv",
-            "a",
-            f"[v2:127.0.0.1:{mon_port}]",
-            monmap,
+            deadline, "monmaptool", "--create", "--fsid", fsid, "--addv", "a", mon_addr, monmap
         )
-        self._run(
-            deadline,
-            "ceph-mon",
-            "-c",
-            str(self._conf),
-            "--mkfs",
-            "-i",
-            "a",
-            "--monmap",
-            monmap,
-            "--keyring",
-            keyring,
-        )
+        self._run(deadline, "ceph-mon", "--mkfs", "-i", "a", "--monmap", monmap)
         self._spawn("mon.a", "ceph-mon", "-f", "-i", "a")
 
-        # Registers osd.0 (its key is already known) and waits for the monitor's quorum.
+        # Registers osd.0 (its key is already known); waits for the monitor to form quorum.
         self._ceph(deadline, "osd", "new", osd_uuid, "0")
-        self._run(
-            deadline, "ceph-osd", "-c", str(self._conf), "-i", "0", "--mkfs", "--osd-uuid", osd_uuid
-        )
+        self._run(deadline, "ceph-osd", "-i", "0", "--mkfs", "--osd-uuid", osd_uuid)
         self._spawn("osd.0", "ceph-osd", "-f", "-i", "0")
         self._spawn("client.rgw", "radosgw", "-f", "-n", "client.rgw")
 
-        # radosgw-admin blocks until the OSD serves the RGW pools.
-        self._run(
-            deadline,
-            "radosgw-admin",
-            "-c",
-            str(self._conf),
-            "user",
-            "create",
-            "--uid",
-            "testigo",
-            "--display-name",
-            "Testigo tests",
-            "--access-key",
-            self.access_key,
-            "--secret",
-            self.secret_key,
-        )
+        # Blocks until the OSD is up and serves the RGW pools (it creates them if needed).
+        user = ["--uid", "testigo", "--display-name", "Testigo tests"]
+        keys = ["--access-key", self.access_key, "--secret", self.secret_key]
+        self._run(deadline, "radosgw-admin", "user", "create", *user, *keys)
         self._wait_http(deadline)
 
     @property
@@ -393,9 +371,7 @@ class CephRgw:
 
     def _ceph(self, deadline: float, *args: str) -> str:
         timeout = max(1, int(min(deadline - time.monotonic(), COMMAND_TIMEOUT_S)))
-        return self._run(
-            deadline, "ceph", "-c", str(self._conf), "--connect-timeout", str(timeout), *args
-        )
+        return self._run(deadline, "ceph", "--connect-timeout", str(timeout), *args)
 
     def _wait_http(self, deadline: float) -> None:
         """Poll the gateway until it answers any HTTP request."""

@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestClient
 
 from relay_server import operator
 from relay_server.app import create_app
-from relay_server.receipts import Receipt, parse_receipts_file
 from relay_server.settings import Settings
 from tests.relay_fixtures import SealedRecording, forged_chunk, seal_recording
 from vault import (
@@ -29,6 +28,7 @@ from vault import (
     save_identity,
     verify_stream,
 )
+from vault.receipts import Receipt, parse_receipts_file
 
 pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = pytest.mark.asyncio

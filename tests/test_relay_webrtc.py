@@ -11,11 +11,11 @@ from relay_server.app import create_app
 from relay_server.client import ChannelClosed, DataChannelClient, Signaling
 from relay_server.errors import ErrorCode
 from relay_server.protocol import ChunkFrame, ErrorMessage, ReceiptMessage
-from relay_server.receipts import Receipt
 from relay_server.settings import Settings
 from relay_server.state import SESSIONS
 from tests.relay_fixtures import forged_chunk, seal_recording
 from vault import Chunk, RecipientIdentity, RelayKey, Role, SigningIdentity
+from vault.receipts import Receipt
 
 pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]

@@ -4,16 +4,16 @@ import dataclasses
 
 import pytest
 
-from relay_server.receipts import (
+from tests.relay_fixtures import one_chunk
+from vault import Chunk, RecipientIdentity, Role, SigningIdentity
+from vault.errors import MalformedError
+from vault.receipts import (
     RECEIPT_SIZE,
     Receipt,
     encode_receipts_file,
     parse_receipts_file,
     sign_receipt,
 )
-from tests.relay_fixtures import one_chunk
-from vault import Chunk, RecipientIdentity, Role, SigningIdentity
-from vault.errors import MalformedError
 
 pytest_plugins = ["tests.relay_fixtures"]
 

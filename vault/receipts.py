@@ -9,8 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Self
 
-from vault import Chunk, RelayKey, Role, SigningIdentity
 from vault.errors import MalformedError
+from vault.format import Chunk
+from vault.identity import Role, SigningIdentity
+from vault.keys import RelayKey
 
 RECEIPT_CONTEXT: Final = b"testigo/v1 receipt"
 RECEIPT_MAGIC: Final = b"tgrc"
