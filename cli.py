@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -28,6 +28,9 @@ from vault.passphrase import existing_passphrase, new_passphrase
 from vault.paths import data_home
 from vault.report_text import format_report
 from vault.verify import Status
+
+if TYPE_CHECKING:
+    from relay_server.settings import Settings
 
 EXIT_ERROR = 1
 EXIT_NOT_FOR_ME = 30
@@ -404,6 +407,122 @@ def demo(workdir: Path) -> None:
     from stream.demo import run_demo
 
     run_demo(workdir, echo=click.echo)
+
+
+@main.group()
+def relay() -> None:
+    """Run and operate a relay (stores sealed chunks, signs receipts)."""
+
+
+def _relay_settings(
+    host: str | None,
+    port: int | None,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[str, ...],
+) -> "Settings":
+    from relay_server.settings import Settings
+
+    values: dict[str, str] = {}
+    for item in overrides:
+        name, sep, value = item.partition("=")
+        if not sep:
+            fail(f"--set {item!r} is not NAME=VALUE", "for example --set max_webrtc_sessions=40")
+        values[name.strip()] = value
+    given = {"host": host, "port": port, "storage": storage, "relay_key": relay_key}
+    values.update({name: str(value) for name, value in given.items() if value is not None})
+    return Settings.from_strings(values)
+
+
+storage_option = click.option("--storage", default=None, help="Directory, or s3://BUCKET/PREFIX.")
+relay_key_option = click.option(
+    "--relay-key", type=click.Path(path_type=Path), default=None, help="Relay key file."
+)
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Any relay setting (see docs/PROTOCOL.md, settings).",
+)
+
+
+@relay.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="0 picks a free one.")
+@storage_option
+@relay_key_option
+@set_option
+def relay_serve(
+    host: str | None,
+    port: int | None,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Run the relay until Ctrl-C."""
+    from relay_server.serve import serve
+
+    serve(_relay_settings(host, port, storage, relay_key, overrides))
+
+
+@relay.command("keygen")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
+@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected.")
+@passphrase_fd_option
+@click.pass_context
+def relay_keygen(
+    context: click.Context, output: Path, no_passphrase: bool, passphrase_fd: int | None
+) -> None:
+    """Make the relay's own signing key (same as keygen --role relay)."""
+    context.invoke(
+        keygen,
+        role=Role.RELAY.value,
+        output=output,
+        no_passphrase=no_passphrase,
+        passphrase_fd=passphrase_fd,
+    )
+
+
+@relay.command("enroll")
+@click.argument("device_key")
+@storage_option
+@relay_key_option
+@set_option
+def relay_enroll(
+    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+) -> None:
+    """Allow the device DEVICE_KEY (tg-device-...) to upload."""
+    import asyncio
+
+    from relay_server.operator import enroll
+    from vault.keys import DeviceKey
+
+    device = DeviceKey.parse(device_key)
+    settings = _relay_settings(None, None, storage, relay_key, overrides)
+    added = asyncio.run(enroll(settings, device))
+    click.echo(f"{'enrolled' if added else 'already enrolled'}: device {device.fingerprint}")
+
+
+@relay.command("token")
+@click.argument("device_key")
+@storage_option
+@relay_key_option
+@set_option
+def relay_token(
+    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+) -> None:
+    """Mint a read token for DEVICE_KEY's recordings (shown once; give it to a lawyer)."""
+    import asyncio
+
+    from relay_server.operator import mint_token
+    from vault.keys import DeviceKey
+
+    device = DeviceKey.parse(device_key)
+    settings = _relay_settings(None, None, storage, relay_key, overrides)
+    click.echo(asyncio.run(mint_token(settings, device)))
+    click.echo("keep it secret: it lets its holder download this device's sealed recordings",
+               err=True)  # fmt: skip
 
 
 def run() -> None:
