@@ -31,9 +31,11 @@ from vault.verify import Status
 
 if TYPE_CHECKING:
     from relay_server.settings import Settings
+    from stream.live_session import RelayTarget, UploadSummary
 
 EXIT_ERROR = 1
 EXIT_NOT_FOR_ME = 30
+EXIT_NOT_SAFE = 3
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
 
 
@@ -298,6 +300,21 @@ def _parse_resolution(text: str) -> tuple[int, int]:
     default=None,
     help="Device key that signs (default: HOME/device.key).",
 )
+@click.option(
+    "--relay",
+    "relay_url",
+    default=None,
+    metavar="URL",
+    help="Stream to this relay while recording (http://HOST:PORT).",
+)
+@click.option(
+    "--relay-key",
+    "relay_key_text",
+    default=None,
+    metavar="KEY",
+    help="The relay's public key (tg-relay-...); receipts are checked with it.",
+)
+@click.option("--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked).")
 @home_option
 @passphrase_fd_option
 def record(
@@ -311,22 +328,24 @@ def record(
     keyframe_interval: int | None,
     location: str | None,
     device_path: Path | None,
+    relay_url: str | None,
+    relay_key_text: str | None,
+    https_only: bool,
     home: Path | None,
     passphrase_fd: int | None,
 ) -> None:
-    """Record audio and video into sealed chunks in a spool (works offline)."""
-    from capture.recording_session import record_to_spool
+    """Record audio and video into sealed chunks in a spool; with --relay, stream them."""
+    from capture.recording_session import RecordOptions, record_to_spool
 
     width, height = _parse_resolution(resolution)
+    relay_target = _relay_target(relay_url, relay_key_text)
     recipients = _book(home).recipients
     if not recipients:
         fail("nobody to seal to", "add a contact first: testigo contacts add NAME PUBKEY")
     device = _load_device(device_path or data_home(home) / "device.key", passphrase_fd)
-    summary = record_to_spool(
+    options = RecordOptions(
         source=source,
         spool=output,
-        device=device,
-        recipients=recipients,
         duration_s=duration,
         width=width,
         height=height,
@@ -335,9 +354,68 @@ def record(
         fragment_seconds=fragment_seconds,
         keyframe_interval=keyframe_interval,
         location=location,
-        echo=lambda line: click.echo(line, err=True),
     )
-    click.echo(f"recording: {summary}")
+    echo = _stderr_echo
+    if relay_target is None:
+        click.echo(f"recording: {record_to_spool(options, device, recipients, echo)}")
+        return
+    import asyncio
+
+    from stream.live_session import record_and_stream
+
+    summary = asyncio.run(
+        record_and_stream(options, device, recipients, relay_target, echo, webrtc=not https_only)
+    )
+    _report_upload(summary)
+
+
+def _stderr_echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _relay_target(url: str | None, key_text: str | None) -> "RelayTarget | None":
+    from stream.live_session import RelayTarget
+    from vault.keys import RelayKey
+
+    if url is None and key_text is None:
+        return None
+    if url is None or key_text is None:
+        fail("--relay and --relay-key go together", "the relay operator gives you both")
+    if not url.startswith(("http://", "https://")):
+        fail(f"relay URL {url!r} must start with http:// or https://")
+    return RelayTarget(url.rstrip("/"), RelayKey.parse(key_text))
+
+
+def _report_upload(summary: "UploadSummary") -> None:
+    click.echo(f"recording: {summary.recording}")
+    click.echo(f"receipted: {summary.safe} of {summary.chunks} chunks")
+    if summary.unsafe:
+        click.echo(
+            f"NOT YET SAFE: {len(summary.unsafe)} chunk(s) only on this device; "
+            f"send them later with: testigo upload {summary.recording.parent}",
+            err=True,
+        )
+        sys.exit(EXIT_NOT_SAFE)
+
+
+@main.command()
+@click.argument("spool", type=click.Path(path_type=Path))
+@click.option("--relay", "relay_url", required=True, metavar="URL")
+@click.option("--relay-key", "relay_key_text", required=True, metavar="KEY")
+@click.option("--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked).")
+def upload(spool: Path, relay_url: str, relay_key_text: str, https_only: bool) -> None:
+    """Send every chunk in SPOOL that has no relay receipt yet."""
+    import asyncio
+
+    from stream.live_session import upload_spool
+
+    target = _relay_target(relay_url, relay_key_text)
+    assert target is not None
+    summaries = asyncio.run(upload_spool(spool, target, _stderr_echo, webrtc=not https_only))
+    if not summaries:
+        fail(f"no recordings in {spool}", "give the directory passed to testigo record -o")
+    for summary in summaries:
+        _report_upload(summary)
 
 
 @main.command()
@@ -376,26 +454,127 @@ def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | 
     default=None,
     help="Also decrypt every chunk with this key (otherwise signatures only).",
 )
+@click.option(
+    "--relay-key",
+    "relay_key_text",
+    default=None,
+    metavar="KEY",
+    help="Check the relay's receipts, signed by this key (tg-relay-...).",
+)
+@click.option(
+    "--receipts",
+    "receipts_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Receipts file (default: RECORDING.receipts, as testigo fetch saves it).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @passphrase_fd_option
 def verify(
-    recording: Path, identity: Path | None, as_json: bool, passphrase_fd: int | None
+    recording: Path,
+    identity: Path | None,
+    relay_key_text: str | None,
+    receipts_path: Path | None,
+    as_json: bool,
+    passphrase_fd: int | None,
 ) -> None:
-    """Check that RECORDING is authentic and complete.
+    """Check that RECORDING (a file or a spool) is authentic and complete.
 
     Exit codes: 0 complete, 10 incomplete but authentic, 20 tampered or malformed,
     30 not sealed to --identity, 1 other errors.
     """
     from vault import verify_file
+    from vault.keys import RelayKey
+    from vault.receipt_check import ReceiptChecker
 
     identities = [load_recipient_identity(identity, passphrase_fd)] if identity else None
+    checker = None
+    if relay_key_text is not None:
+        path = receipts_path or recording.with_name(recording.name + ".receipts")
+        checker = ReceiptChecker(RelayKey.parse(relay_key_text), path)
+    elif receipts_path is not None:
+        fail("--receipts needs --relay-key", "pass the relay's public key (tg-relay-...)")
     with reading_recording(), progress_bar(file_size(recording), "verifying") as advance:
-        report = verify_file(recording, identities, progress=advance)
+        report = verify_file(recording, identities, sink=checker, progress=advance)
+    receipts = checker.report() if checker is not None else None
+    code = report.status.exit_code
+    if receipts is not None and code == 0 and not receipts.complete:
+        code = Status.TAMPERED.exit_code if receipts.invalid else Status.INCOMPLETE.exit_code
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        document = report.to_json()
+        if receipts is not None:
+            document["receipts"] = receipts.to_json()
+        click.echo(json.dumps(document, indent=2))
     else:
         click.echo(format_report(report))
-    sys.exit(report.status.exit_code)
+        if receipts is not None:
+            click.echo(receipts.text())
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--relay", "relay_url", required=True, metavar="URL")
+@click.option(
+    "--device",
+    "device_text",
+    required=True,
+    metavar="KEY",
+    help="Whose recordings (tg-device-...).",
+)
+@click.option(
+    "--recording",
+    "recording_id",
+    default=None,
+    metavar="ID",
+    help="Which recording (default: the latest).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to save the recording (its receipts go to OUTPUT.receipts).",
+)
+@click.option("--list", "list_only", is_flag=True, help="Only list the device's recordings.")
+@click.option(
+    "--token-fd",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
+)
+def fetch(
+    relay_url: str,
+    device_text: str,
+    recording_id: str | None,
+    output: Path | None,
+    list_only: bool,
+    token_fd: int | None,
+) -> None:
+    """Download a sealed recording and its receipts from a relay (for lawyers)."""
+    import asyncio
+    import os
+
+    from stream.fetch import TOKEN_VARIABLE, fetch_recording, list_remote
+    from vault.keys import DeviceKey
+    from vault.passphrase import read_secret_fd
+
+    device = DeviceKey.parse(device_text)
+    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
+    if list_only:
+        for remote in asyncio.run(list_remote(relay_url, token, device)):
+            click.echo(f"{remote.recording_id}  {remote.chunks} chunks")
+        return
+    if output is None:
+        fail("-o/--output is needed to save the recording", "for example -o evidence.tgr")
+    if output.exists():
+        fail(f"{output} already exists", "choose another -o path")
+    chosen, download = asyncio.run(fetch_recording(relay_url, token, device, recording_id, output))
+    click.echo(f"recording {chosen.recording_id}: {download.recording_bytes:,} bytes")
+    click.echo(f"saved:    {download.recording}")
+    click.echo(f"receipts: {download.receipts}")
 
 
 @main.command()

@@ -66,6 +66,7 @@ class RecorderStatus:
 LocationProvider = Callable[[], Location | None]
 ChunkListener = Callable[[Chunk], None]
 StatusListener = Callable[[RecorderStatus], None]
+RecordingListener = Callable[[SpoolRecording], None]
 
 
 class Recorder:
@@ -82,6 +83,7 @@ class Recorder:
         location: LocationProvider | None = None,
         on_chunk: ChunkListener | None = None,
         on_status: StatusListener | None = None,
+        on_recording: RecordingListener | None = None,
     ) -> None:
         self._source = source
         self._config = config
@@ -91,6 +93,7 @@ class Recorder:
         self._location = location
         self._on_chunk = on_chunk
         self._on_status = on_status
+        self._on_recording = on_recording
         self._stop = threading.Event()
         self._chunks = 0
         self._bytes = 0
@@ -107,6 +110,8 @@ class Recorder:
         started = time.monotonic()
         with RecordingSealer(self._device, self._recipients, encoder.media_type) as sealer:
             self.recording = SpoolRecording.create(self._spool, sealer.header)
+            if self._on_recording is not None:
+                self._on_recording(self.recording)
             self._store(sealer, ChunkKind.INIT, encoder.init_segment.data, started)
             self._maybe_location(sealer, started)
             reason = "stopped"

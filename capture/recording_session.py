@@ -4,16 +4,25 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 from capture.encoder import CaptureConfig
 from capture.errors import MediaError
-from capture.recorder import Location, Recorder, RecorderStatus
+from capture.recorder import (
+    ChunkListener,
+    Location,
+    Recorder,
+    RecorderStatus,
+    RecordingListener,
+    StatusListener,
+)
 from capture.sources import CameraSource, FileSource, FrameSource, SyntheticSource
 from vault.errors import TestigoError
 from vault.identity import SigningIdentity, StoredIdentity
 from vault.keys import RecipientKey
+from vault.spool import SpoolRecording
 
 Echo = Callable[[str], None]
 
@@ -55,73 +64,117 @@ def stop_on_signals(recorder: Recorder) -> Iterator[None]:
 
 
 class StatusLine:
-    """A one-line status on a terminal; a line every 10 s elsewhere."""
+    """A one-line status on a terminal (rewritten in place); a line every 10 s elsewhere."""
 
     def __init__(self, echo: Echo) -> None:
         self._echo = echo
         self._terminal = sys.stderr.isatty()
         self._last_printed = -10.0
+        self._recording = RecorderStatus(0.0, 0, 0)
+        self.safe_seconds: float | None = None
 
-    def __call__(self, status: RecorderStatus) -> None:
+    def recording(self, status: RecorderStatus) -> None:
+        self._recording = status
+        self._show()
+
+    def safe(self, seconds: float) -> None:
+        self.safe_seconds = seconds
+        self._show()
+
+    def _show(self) -> None:
+        status = self._recording
+        elapsed = int(status.elapsed_s)
         text = (
-            f"REC {int(status.elapsed_s) // 60:02d}:{int(status.elapsed_s) % 60:02d}  "
-            f"{status.chunks} chunks sealed  {status.bytes_sealed / 1e6:.1f} MB"
+            f"REC {elapsed // 60:02d}:{elapsed % 60:02d}  {status.chunks} chunks sealed  "
+            f"{status.bytes_sealed / 1e6:.1f} MB"
         )
+        if self.safe_seconds is not None:
+            text += f"  {self.safe_seconds:.1f} s safely off-device"
         if self._terminal:
-            sys.stderr.write("\r" + text)
+            sys.stderr.write("\r" + text + "  ")
             sys.stderr.flush()
         elif status.elapsed_s - self._last_printed >= 10:
             self._last_printed = status.elapsed_s
             self._echo(text)
 
+    def close(self) -> None:
+        if self._terminal:
+            sys.stderr.write("\n")
 
-def record_to_spool(
-    *,
-    source: str,
-    spool: Path,
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What `testigo record` was asked for (validated by `prepare_recorder`)."""
+
+    source: str
+    spool: Path
+    duration_s: float | None
+    width: int
+    height: int
+    fps: int
+    bitrate: int
+    fragment_seconds: float
+    keyframe_interval: int | None
+    location: str | None
+
+
+def prepare_recorder(
+    options: RecordOptions,
     device: StoredIdentity,
     recipients: Sequence[RecipientKey],
-    duration_s: float | None,
-    width: int,
-    height: int,
-    fps: int,
-    bitrate: int,
-    fragment_seconds: float,
-    keyframe_interval: int | None,
-    location: str | None,
     echo: Echo,
-) -> Path:
+    *,
+    on_status: StatusListener | None = None,
+    on_chunk: ChunkListener | None = None,
+    on_recording: RecordingListener | None = None,
+) -> Recorder:
     if not isinstance(device.identity, SigningIdentity):
         raise TestigoError("recording needs a device key")
     try:
         config = CaptureConfig(
-            width=width,
-            height=height,
-            fps=fps,
-            bitrate=bitrate,
-            fragment_seconds=fragment_seconds,
-            keyframe_interval=keyframe_interval,
+            width=options.width,
+            height=options.height,
+            fps=options.fps,
+            bitrate=options.bitrate,
+            fragment_seconds=options.fragment_seconds,
+            keyframe_interval=options.keyframe_interval,
         )
-        fixed_location = Location.parse(location) if location else None
+        fixed_location = Location.parse(options.location) if options.location else None
     except ValueError as error:
         raise TestigoError(str(error), hint="see: testigo record --help") from None
-    frames = open_source(source, width, height, fps)
+    frames = open_source(options.source, options.width, options.height, options.fps)
     if frames.audio_format is None:
         echo("testigo: note: no microphone/audio in this source: recording video only")
-    recorder = Recorder(
+    return Recorder(
         frames,
         config,
         device.identity,
         recipients,
-        spool,
+        options.spool,
         location=(lambda: fixed_location) if fixed_location else None,
-        on_status=StatusLine(echo),
+        on_status=on_status,
+        on_chunk=on_chunk,
+        on_recording=on_recording,
     )
+
+
+def run_recorder(recorder: Recorder, duration_s: float | None) -> SpoolRecording:
+    try:
+        return recorder.run(duration_s)
+    except MediaError as error:
+        raise TestigoError(str(error), hint="check the source") from None
+
+
+def record_to_spool(
+    options: RecordOptions,
+    device: StoredIdentity,
+    recipients: Sequence[RecipientKey],
+    echo: Echo,
+) -> Path:
+    """Record offline: every chunk sealed into the spool; Ctrl-C ends with a final chunk."""
+    status = StatusLine(echo)
+    recorder = prepare_recorder(options, device, recipients, echo, on_status=status.recording)
     with stop_on_signals(recorder):
-        try:
-            recording = recorder.run(duration_s)
-        except MediaError as error:
-            raise TestigoError(str(error), hint="check the source") from None
-    if sys.stderr.isatty():
-        sys.stderr.write("\n")
+        recording = run_recorder(recorder, options.duration_s)
+    status.close()
     return recording.directory

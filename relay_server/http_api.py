@@ -14,7 +14,7 @@ from relay_server.state import ENROLLMENT, INGEST, METRICS, SESSIONS, SETTINGS, 
 from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
 from vault import DeviceKey
 from vault.errors import MalformedError
-from vault.format import HEADER_MAX_SIZE
+from vault.format import HEADER_MAX_SIZE, Header
 from vault.receipts import RECEIPTS_FILE_MAGIC
 
 RECEIPT_TYPE = "application/vnd.testigo.receipt"
@@ -146,7 +146,11 @@ async def list_recordings(request: web.Request) -> web.Response:
     recordings = []
     for recording_id in await storage.list_recordings(device.raw):
         count = sum([1 async for _ in storage.chunk_indices(device.raw, recording_id)])
-        recordings.append({"recording_id": recording_id.hex(), "chunks": count})
+        header = await storage.read_header(device.raw, recording_id)
+        created_ms = Header.parse(header).created_ms if header is not None else None
+        recordings.append(
+            {"recording_id": recording_id.hex(), "chunks": count, "created_ms": created_ms}
+        )
     return web.json_response({"recordings": recordings})
 
 

@@ -32,3 +32,6 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    # aiortc/aioice log ICE candidates, i.e. client IP addresses (a location): keep them out.
+    for name in ("aioice", "aiortc"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -14,6 +14,11 @@ PASSPHRASE_VARIABLE = "TESTIGO_PASSPHRASE"  # noqa: S105 (a variable name)
 MAX_PASSPHRASE_BYTES = 4096
 
 
+def read_secret_fd(fd: int) -> str:
+    """One line from file descriptor fd (a passphrase or token), without its newline."""
+    return _read_fd(fd)
+
+
 def _read_fd(fd: int) -> str:
     try:
         with os.fdopen(fd, "rb", closefd=False) as stream:

@@ -107,6 +107,17 @@ class SpoolRecording:
             yield RawChunk.split(self.read_chunk(index))
 
 
+def recordings_in(spool: Path) -> list[SpoolRecording]:
+    """Every recording in a spool directory (or the one recording directory given)."""
+    if (spool / HEADER_FILE).is_file():
+        return [SpoolRecording(spool)]
+    if not spool.is_dir():
+        raise TestigoError(
+            f"{spool} is not a spool directory", hint="give the -o of testigo record"
+        )
+    return [SpoolRecording(p) for p in sorted(spool.iterdir()) if (p / HEADER_FILE).is_file()]
+
+
 def find_recording(path: Path) -> SpoolRecording:
     """The spooled recording at path: a recording directory, or a spool holding one."""
     if (path / HEADER_FILE).is_file():

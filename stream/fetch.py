@@ -1,0 +1,128 @@
+"""The lawyer's side: list a device's recordings on a relay and download one.
+
+A download is the recording file (FORMAT.md §3) plus its receipts file (PROTOCOL.md
+§2.1), each written to a temporary name, fsynced, then renamed.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from vault.atomic import fsync_directory
+from vault.errors import TestigoError
+from vault.keys import DeviceKey
+
+TOKEN_VARIABLE = "TESTIGO_TOKEN"  # noqa: S105 (a variable name)
+
+
+@dataclass(frozen=True)
+class RemoteRecording:
+    recording_id: str
+    chunks: int
+    created_ms: int | None
+
+
+@dataclass(frozen=True)
+class Download:
+    recording: Path
+    receipts: Path
+    recording_bytes: int
+
+
+class RelayReader:
+    def __init__(self, session: aiohttp.ClientSession, relay_url: str, token: str) -> None:
+        self._session = session
+        self._url = relay_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    async def recordings(self, device: DeviceKey) -> list[RemoteRecording]:
+        async with self._session.get(
+            f"{self._url}/v1/devices/{device}/recordings", headers=self._headers
+        ) as response:
+            await _check(response)
+            document = await response.json()
+        return [
+            RemoteRecording(str(r["recording_id"]), int(r["chunks"]), r.get("created_ms"))
+            for r in document["recordings"]
+        ]
+
+    async def download(self, device: DeviceKey, recording_id: str, output: Path) -> Download:
+        base = f"{self._url}/v1/devices/{device}/recordings/{recording_id}"
+        receipts = output.with_name(output.name + ".receipts")
+        size = await self._save(f"{base}/archive", output)
+        await self._save(f"{base}/receipts", receipts)
+        return Download(output, receipts, size)
+
+    async def _save(self, url: str, path: Path) -> int:
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
+        size = 0
+        try:
+            async with self._session.get(url, headers=self._headers) as response:
+                await _check(response)
+                with temporary.open("wb") as out:
+                    async for block in response.content.iter_chunked(1 << 16):
+                        out.write(block)
+                        size += len(block)
+                    out.flush()
+                    os.fsync(out.fileno())
+            os.replace(temporary, path)
+            fsync_directory(path.parent)
+        finally:
+            temporary.unlink(missing_ok=True)
+        return size
+
+
+async def _check(response: aiohttp.ClientResponse) -> None:
+    if response.status == 200:
+        return
+    if response.status == 401:
+        raise TestigoError(
+            "the relay refused the token",
+            hint=f"ask the relay operator for a token for this device; set ${TOKEN_VARIABLE}",
+        )
+    if response.status == 404:
+        raise TestigoError("the relay has no such device or recording", hint="check --device")
+    raise TestigoError(f"the relay answered HTTP {response.status}", hint="try again later")
+
+
+async def fetch_recording(
+    relay_url: str,
+    token: str,
+    device: DeviceKey,
+    recording_id: str | None,
+    output: Path,
+) -> tuple[RemoteRecording, Download]:
+    """Download recording_id, or the device's latest recording when None."""
+    try:
+        async with aiohttp.ClientSession() as session:
+            reader = RelayReader(session, relay_url, token)
+            listed = await reader.recordings(device)
+            if recording_id is None:
+                if not listed:
+                    raise TestigoError("the relay holds no recording of this device")
+                chosen = max(listed, key=lambda r: r.created_ms or 0)
+            else:
+                matches = [r for r in listed if r.recording_id == recording_id.lower()]
+                if not matches:
+                    raise TestigoError(
+                        f"the relay has no recording {recording_id}",
+                        hint="list them with: testigo fetch --list",
+                    )
+                chosen = matches[0]
+            return chosen, await reader.download(device, chosen.recording_id, output)
+    except (aiohttp.ClientError, OSError) as error:
+        raise TestigoError(
+            f"cannot reach the relay at {relay_url}: {error}", hint="check the URL and network"
+        ) from None
+
+
+async def list_remote(relay_url: str, token: str, device: DeviceKey) -> list[RemoteRecording]:
+    try:
+        async with aiohttp.ClientSession() as session:
+            return await RelayReader(session, relay_url, token).recordings(device)
+    except (aiohttp.ClientError, OSError) as error:
+        raise TestigoError(
+            f"cannot reach the relay at {relay_url}: {error}", hint="check the URL and network"
+        ) from None

@@ -1,0 +1,175 @@
+"""The two ways a device talks to the relay (docs/PROTOCOL.md §3, §4), behind one interface.
+
+Both carry the same exchange: HELLO with the header, then chunks, each answered by a
+receipt or an error. `Answer`s come back in the order the chunks were submitted.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import aiohttp
+
+from relay_server.client import ChannelClosed, DataChannelClient
+from relay_server.errors import ErrorCode, RelayError
+from relay_server.protocol import ErrorMessage, ReceiptMessage
+from vault.receipts import RECEIPT_SIZE, Receipt
+
+WEBRTC_CONNECT_TIMEOUT_S: Final = 5.0
+HTTP_TIMEOUT_S: Final = 15.0
+
+
+class ConnectionLost(Exception):
+    """The transport stopped working; reconnect and resume."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The relay's answer to one chunk: a receipt, or a refusal."""
+
+    index: int
+    receipt: bytes | None
+    error: RelayError | None
+
+
+class Transport(Protocol):
+    name: str
+
+    async def hello(self, header: bytes) -> None: ...
+
+    async def submit(self, index: int, chunk: bytes) -> None: ...
+
+    async def answer(self) -> Answer: ...
+
+    async def close(self) -> None: ...
+
+
+def _relay_error(code: int, message: str, index: int | None) -> RelayError:
+    try:
+        error_code = ErrorCode(code)
+    except ValueError:
+        error_code = ErrorCode.MALFORMED
+    return RelayError(error_code, message, index=index)
+
+
+class WebRTCTransport:
+    """A data channel to the relay (aiortc). No ICE restart: a new one per reconnect."""
+
+    name = "webrtc"
+
+    def __init__(self, client: DataChannelClient) -> None:
+        self._client = client
+
+    @classmethod
+    async def connect(cls, session: aiohttp.ClientSession, relay_url: str) -> "WebRTCTransport":
+        async def signal(offer: dict[str, str]) -> dict[str, str]:
+            async with session.post(f"{relay_url}/v1/webrtc/offer", json=offer) as response:
+                if response.status != 200:
+                    raise ConnectionLost(f"relay refused WebRTC (HTTP {response.status})")
+                answer = await response.json()
+            return {"sdp": str(answer["sdp"]), "type": str(answer["type"])}
+
+        try:
+            async with asyncio.timeout(WEBRTC_CONNECT_TIMEOUT_S):
+                client = await DataChannelClient.connect(signal)
+        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError) as error:
+            raise ConnectionLost(
+                f"WebRTC did not connect: {error or type(error).__name__}"
+            ) from None
+        return cls(client)
+
+    async def hello(self, header: bytes) -> None:
+        try:
+            await self._client.hello(header)
+        except ChannelClosed as error:
+            raise ConnectionLost(str(error)) from None
+
+    async def submit(self, index: int, chunk: bytes) -> None:
+        if self._client.channel.readyState != "open":
+            raise ConnectionLost("the data channel is closed")
+        await self._client.send_chunk(index, chunk)
+
+    async def answer(self) -> Answer:
+        while True:
+            try:
+                message = await self._client.receive()
+            except ChannelClosed as error:
+                raise ConnectionLost(str(error)) from None
+            except RelayError as error:
+                raise ConnectionLost(f"relay sent a malformed message: {error}") from None
+            if isinstance(message, ReceiptMessage):
+                return Answer(Receipt.parse(message.receipt).index, message.receipt, None)
+            if isinstance(message, ErrorMessage):
+                refusal = _relay_error(message.code, message.message, message.index)
+                if message.fatal or message.index is None:
+                    raise ConnectionLost(f"relay closed the session: {refusal}")
+                return Answer(message.index, None, refusal)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class HTTPSTransport:
+    """One POST per chunk (the fallback when WebRTC cannot connect)."""
+
+    name = "https"
+
+    def __init__(self, session: aiohttp.ClientSession, relay_url: str) -> None:
+        self._session = session
+        self._url = relay_url
+        self._chunks_url = ""
+        self._queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
+
+    async def hello(self, header: bytes) -> None:
+        try:
+            async with self._session.post(
+                f"{self._url}/v1/headers", data=header, timeout=_timeout()
+            ) as response:
+                body = await response.read()
+                if response.status != 200:
+                    raise ConnectionLost(f"relay refused the header: {_error_text(body)}")
+                accepted = json.loads(body)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+            raise ConnectionLost(
+                f"HTTPS to the relay failed: {error or type(error).__name__}"
+            ) from None
+        self._chunks_url = (
+            f"{self._url}/v1/recordings/{accepted['device']}/{accepted['recording_id']}/chunks"
+        )
+
+    async def submit(self, index: int, chunk: bytes) -> None:
+        self._queue.put_nowait((index, chunk))
+
+    async def answer(self) -> Answer:
+        index, chunk = await self._queue.get()
+        try:
+            async with self._session.post(
+                self._chunks_url, data=chunk, timeout=_timeout()
+            ) as response:
+                body = await response.read()
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            raise ConnectionLost(
+                f"HTTPS to the relay failed: {error or type(error).__name__}"
+            ) from None
+        if response.status == 200 and len(body) == RECEIPT_SIZE:
+            return Answer(index, body, None)
+        try:
+            code = int(json.loads(body)["error"]["code"])
+        except (ValueError, KeyError, TypeError):
+            raise ConnectionLost(f"relay answered HTTP {response.status}") from None
+        return Answer(index, None, _relay_error(code, _error_text(body), index))
+
+    async def close(self) -> None:
+        """The session belongs to the caller."""
+
+
+def _timeout() -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+
+
+def _error_text(body: bytes) -> str:
+    try:
+        return str(json.loads(body)["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace")

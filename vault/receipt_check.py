@@ -1,0 +1,114 @@
+"""Checking a relay's receipts against a recording (`testigo verify --relay-key`).
+
+Every valid chunk of the recording should have a receipt signed by the trusted relay key
+that names exactly that chunk (recording, index, chunk hash). The relay's reception time
+stands beside the device's time: independent evidence of when each chunk existed.
+"""
+
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vault.errors import MalformedError, TestigoError
+from vault.format import Chunk
+from vault.keys import RelayKey
+from vault.receipts import Receipt, parse_receipts_file
+
+
+@dataclass
+class ReceiptReport:
+    relay_fingerprint: str
+    receipted: int = 0
+    unreceipted: list[int] = field(default_factory=list)
+    invalid: list[int] = field(default_factory=list)
+    for_missing_chunks: list[int] = field(default_factory=list)
+    delays_ms: list[int] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unreceipted and not self.invalid
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "relay_fingerprint": self.relay_fingerprint,
+            "receipted": self.receipted,
+            "unreceipted": self.unreceipted,
+            "invalid": self.invalid,
+            "for_missing_chunks": self.for_missing_chunks,
+            "relay_minus_device_ms": self.delay_summary(),
+        }
+
+    def delay_summary(self) -> dict[str, float] | None:
+        if not self.delays_ms:
+            return None
+        return {
+            "min": min(self.delays_ms),
+            "median": statistics.median(self.delays_ms),
+            "max": max(self.delays_ms),
+        }
+
+    def text(self) -> str:
+        lines = [
+            f"Receipts    {self.receipted} chunk(s) receipted by relay {self.relay_fingerprint}"
+        ]
+        if self.unreceipted:
+            lines.append(f"  - no receipt for chunk(s) {_indices(self.unreceipted)}")
+        if self.invalid:
+            lines.append(f"  - INVALID receipt for chunk(s) {_indices(self.invalid)}")
+        if self.for_missing_chunks:
+            lines.append(
+                f"  - receipts for chunk(s) absent from this file: "
+                f"{_indices(self.for_missing_chunks)} (the relay acknowledged them)"
+            )
+        summary = self.delay_summary()
+        if summary is not None:
+            lines.append(
+                f"  relay time minus device time: median {summary['median'] / 1000:.2f} s "
+                f"(min {summary['min'] / 1000:.2f} s, max {summary['max'] / 1000:.2f} s)"
+            )
+        return "\n".join(lines)
+
+
+def _indices(values: list[int]) -> str:
+    shown = ", ".join(str(v) for v in values[:20])
+    return shown + (f" ... ({len(values)} in all)" if len(values) > 20 else "")
+
+
+class ReceiptChecker:
+    """Collects the valid chunks of a recording (as a verify sink) and checks receipts."""
+
+    def __init__(self, relay_key: RelayKey, receipts_path: Path) -> None:
+        self.relay_key = relay_key
+        try:
+            data = receipts_path.read_bytes()
+        except FileNotFoundError:
+            raise TestigoError(
+                f"receipts file {receipts_path} does not exist",
+                hint="testigo fetch saves it as RECORDING.receipts",
+            ) from None
+        try:
+            self._receipts: dict[int, Receipt] = {r.index: r for r in parse_receipts_file(data)}
+        except MalformedError as error:
+            raise MalformedError(f"{receipts_path}: {error}") from None
+        self._chunks: dict[int, tuple[bytes, bytes, int]] = {}
+
+    def __call__(self, chunk: Chunk, _plaintext: bytes | None) -> None:
+        self._chunks[chunk.index] = (chunk.recording_id, chunk.chunk_hash, chunk.device_time_ms)
+
+    def report(self) -> ReceiptReport:
+        report = ReceiptReport(self.relay_key.fingerprint)
+        for index, (recording_id, chunk_hash, device_time_ms) in sorted(self._chunks.items()):
+            receipt = self._receipts.get(index)
+            if receipt is None:
+                report.unreceipted.append(index)
+            elif (
+                receipt.recording_id != recording_id
+                or receipt.chunk_hash != chunk_hash
+                or not receipt.verify(self.relay_key)
+            ):
+                report.invalid.append(index)
+            else:
+                report.receipted += 1
+                report.delays_ms.append(receipt.received_ms - device_time_ms)
+        report.for_missing_chunks = sorted(set(self._receipts) - set(self._chunks))
+        return report
