@@ -28,6 +28,7 @@ from vault import (
     save_identity,
     verify_stream,
 )
+from vault.format import Header
 from vault.receipts import Receipt, parse_receipts_file
 
 pytest_plugins = ["tests.relay_fixtures"]
@@ -104,7 +105,11 @@ async def test_upload_receipts_and_download(
     listing = await (await relay.get(base, headers=auth)).json()
     assert listing == {
         "recordings": [
-            {"recording_id": recording.recording_id.hex(), "chunks": len(recording.chunks)}
+            {
+                "recording_id": recording.recording_id.hex(),
+                "chunks": len(recording.chunks),
+                "created_ms": Header.parse(recording.header).created_ms,
+            }
         ]
     }
     archive = await relay.get(f"{base}/{recording.recording_id.hex()}/archive", headers=auth)
