@@ -3,8 +3,10 @@
 The picture is drawn straight into a ``yuv420p`` buffer (no colour conversion per
 frame): 75% colour bars, a dark band with two burned-in lines of text (a running
 clock and a frame counter, drawn with ``cv2.putText``) and a bar that moves one
-step per frame, so a frozen or dropped frame is visible. The tone is a 440 Hz sine
-with an 880 Hz pip during the first 50 ms of every second, for checking A/V sync.
+step per frame, so a frozen or dropped frame is visible; a strip of blocks along the
+top carries the clock and frame counter in machine-readable form (capture.timecode).
+The tone is a 440 Hz sine with an 880 Hz pip during the first 50 ms of every second,
+for checking A/V sync.
 """
 
 import math
@@ -19,6 +21,7 @@ from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
+from capture import timecode
 from capture.errors import MediaError
 
 AUDIO_RATE = 48_000
@@ -107,6 +110,7 @@ class TestPattern:
         bar_width = max(2, self.width // 64) & ~1
         x = (frame_index * bar_width) % (self.width - bar_width)
         luma[self._band_top : self._band_top + band // 8, x : x + bar_width] = _WHITE_Y
+        timecode.draw(luma, clock_ms, frame_index)
         return image
 
     def video_frame(self, frame_index: int, clock_ms: int) -> av.VideoFrame:

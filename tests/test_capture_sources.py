@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from capture import timecode
 from capture.errors import MediaError
 from capture.sources import (
     AudioFormat,
@@ -127,11 +128,14 @@ def test_pattern_shows_clock_and_frame_counter() -> None:
     base = pattern.render(5, 1_000)
     assert np.array_equal(base, pattern.render(5, 1_000))
     band = 180 * 2 // 3
+    strip = timecode.strip_height(180)
     clock_changed = np.argwhere(base[:180] != pattern.render(5, 2_000)[:180])
     assert clock_changed.size
-    assert clock_changed[:, 0].min() >= band  # only the text band changes
+    # Only the text band and the machine-readable time code strip change.
+    assert all(row >= band or row < strip for row in clock_changed[:, 0])
     counter_changed = np.argwhere(base[:180] != pattern.render(6, 1_000)[:180])
-    assert counter_changed[:, 0].min() >= band
+    assert all(row >= band or row < strip for row in counter_changed[:, 0])
+    assert timecode.read(pattern.render(6, 1_000)[:180]) == timecode.TimeCode(1_000, 6)
     # Text and bar are drawn in luma only: the chroma planes never change.
     assert np.array_equal(base[180:], pattern.render(6, 9_999)[180:])
 
