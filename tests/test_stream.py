@@ -1,0 +1,267 @@
+"""End to end on loopback with real processes: recorder + uploader -> relay -> lawyer.
+
+Each test runs the real `testigo record --relay` and `testigo relay serve` processes,
+kills and restarts them, and checks what a lawyer finally gets from the relay.
+"""
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import pytest
+
+from capture import timecode
+from stream.local_relay import LocalRelay, cli_command
+from tests.test_cli import public_key, run_testigo
+from vault.keys import DeviceKey
+from vault.receipts import parse_receipts_file
+from vault.spool import recordings_in
+
+DEADLINE_S = 90.0
+
+
+@dataclass
+class Phone:
+    """A device with a contact book, enrolled on a relay, plus the lawyer's keys."""
+
+    workdir: Path
+    device: DeviceKey
+    relay: LocalRelay
+    token: str
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "TESTIGO_HOME": str(self.workdir / "home")}
+
+    def record(self, *extra: str, relay_url: str | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
+             "--fps", "15", "--bitrate", "300000", "-o", "spool",
+             "--relay", relay_url or self.relay.url, "--relay-key", str(self.relay.key), *extra],
+            cwd=self.workdir, env=self.environment(),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def fetch(self, name: str) -> Path:
+        result = run_testigo(
+            "fetch", "--relay", self.relay.url, "--device", str(self.device), "-o", name,
+            cwd=self.workdir, env={"TESTIGO_TOKEN": self.token},
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        return self.workdir / name
+
+    def verify(self, name: str) -> tuple[int, dict[str, object]]:
+        result = run_testigo(
+            "verify", name, "--relay-key", str(self.relay.key), "--json", cwd=self.workdir
+        )
+        return result.code, json.loads(result.out)
+
+    def spool_counts(self) -> tuple[int, int]:
+        recordings = (
+            recordings_in(self.workdir / "spool") if (self.workdir / "spool").exists() else []
+        )
+        chunks = sum(len(r.indices()) for r in recordings)
+        receipts = sum(len(r.receipted()) for r in recordings)
+        return chunks, receipts
+
+
+@pytest.fixture
+def phone(tmp_path: Path) -> Iterator[Phone]:
+    run_testigo(
+        "keygen", "--role", "device", "-o", "home/device.key", "--no-passphrase", cwd=tmp_path
+    )
+    device = DeviceKey.parse(json.loads((tmp_path / "home/device.key").read_text())["public"])
+    lawyer = public_key(
+        run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
+    )
+    assert (
+        run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path).code
+        == 0
+    )
+    relay = LocalRelay(tmp_path / "relay")
+    relay.enroll(device)
+    token = relay.token(device)
+    relay.start()
+    try:
+        yield Phone(tmp_path, device, relay, token)
+    finally:
+        relay.stop()
+
+
+def wait_until(condition: Callable[[], bool], what: str, process: subprocess.Popen[str]) -> None:
+    """Poll a condition with a deadline (file-system state; not a timing guess)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process.poll() is not None:
+            raise AssertionError(f"recorder exited before {what}: {process.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def finish(process: subprocess.Popen[str]) -> str:
+    out, err = process.communicate(timeout=DEADLINE_S)
+    assert process.returncode == 0, (out, err)
+    return out
+
+
+def test_record_streams_and_the_lawyer_gets_a_complete_receipted_archive(phone: Phone) -> None:
+    finish(phone.record("--duration", "3"))
+    chunks, receipts = phone.spool_counts()
+    assert chunks == receipts >= 5
+    phone.fetch("evidence.tgr")
+    code, report = phone.verify("evidence.tgr")
+    assert code == 0, report
+    assert report["status"] == "complete"
+    receipts_report = report["receipts"]
+    assert isinstance(receipts_report, dict)
+    assert receipts_report["receipted"] == chunks
+    assert receipts_report["unreceipted"] == []
+
+
+def test_relay_killed_and_restarted_mid_recording_loses_nothing(phone: Phone) -> None:
+    recorder = phone.record("--duration", "8")
+    wait_until(lambda: phone.spool_counts()[1] >= 3, "3 receipts", recorder)
+    phone.relay.kill()
+    receipts_at_kill = phone.spool_counts()[1]
+    wait_until(
+        lambda: phone.spool_counts()[0] >= receipts_at_kill + 2, "2 chunks spooled", recorder
+    )
+    phone.relay.start()  # same port, same storage
+    finish(recorder)
+    chunks, receipts = phone.spool_counts()
+    assert chunks == receipts
+    phone.fetch("after-crash.tgr")
+    code, report = phone.verify("after-crash.tgr")
+    assert code == 0, report
+    assert report["missing"] == []
+    assert report["problems"] == []  # no duplicates, nothing out of order
+    assert report["chunks_valid"] == chunks
+
+
+class PausableProxy:
+    """A TCP proxy on loopback that can cut every connection and refuse new ones."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target = target_port
+        self._loop = asyncio.new_event_loop()
+        self._cut = False
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._server: asyncio.Server | None = None
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
+
+    async def _start(self) -> int:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._cut:
+            writer.close()
+            return
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(
+                "127.0.0.1", self._target
+            )
+        except OSError:
+            writer.close()
+            return
+        self._writers |= {writer, upstream_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    if self._cut:
+                        break
+                    sink.write(data)
+                    await sink.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    def set_cut(self, cut: bool) -> None:
+        def apply() -> None:
+            self._cut = cut
+            if cut:
+                for writer in self._writers:
+                    writer.close()
+                self._writers.clear()
+
+        self._loop.call_soon_threadsafe(apply)
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def test_network_cut_for_10_s_the_backlog_arrives_in_order(phone: Phone) -> None:
+    proxy = PausableProxy(phone.relay.port)
+    try:
+        recorder = phone.record(
+            "--duration", "14", "--https-only", relay_url=f"http://127.0.0.1:{proxy.port}"
+        )
+        wait_until(lambda: phone.spool_counts()[1] >= 2, "2 receipts", recorder)
+        proxy.set_cut(True)
+        cut_at = time.monotonic()
+        _, receipts_at_cut = phone.spool_counts()
+        wait_until(lambda: time.monotonic() - cut_at >= 10, "10 s of cut", recorder)
+        chunks_during, receipts_during = phone.spool_counts()
+        assert receipts_during <= receipts_at_cut + 1  # at most one answer was in flight
+        assert chunks_during >= receipts_during + 8  # the backlog built up on the device
+        proxy.set_cut(False)
+        finish(recorder)
+    finally:
+        proxy.close()
+    chunks, receipts = phone.spool_counts()
+    assert chunks == receipts
+    recording = recordings_in(phone.workdir / "spool")[0]
+    phone.fetch("after-cut.tgr")
+    code, report = phone.verify("after-cut.tgr")
+    assert code == 0, report
+    received = [
+        r.received_ms
+        for r in parse_receipts_file((phone.workdir / "after-cut.tgr.receipts").read_bytes())
+    ]
+    assert len(received) == len(recording.indices())
+    assert received == sorted(received)  # the backlog was stored in index order
+
+
+def test_recorder_killed_the_relay_holds_all_but_the_last_moments(phone: Phone) -> None:
+    recorder = phone.record("--duration", "60")
+    wait_until(lambda: phone.spool_counts()[1] >= 5, "5 receipts", recorder)
+    recorder.send_signal(signal.SIGKILL)
+    killed_ms = time.time_ns() // 1_000_000
+    recorder.wait()
+    phone.fetch("seized.tgr")
+    code, report = phone.verify("seized.tgr")
+    assert code == 10, report
+    assert report["status"] == "incomplete"
+    assert report["final_index"] is None
+    assert report["missing"] == []
+    decrypted = run_testigo(
+        "decrypt", "seized.tgr", "--identity", "l.key", "-o", "seized.mp4", cwd=phone.workdir
+    )
+    assert decrypted.code == 10, decrypted.err
+    with av.open(str(phone.workdir / "seized.mp4")) as container:
+        codes = [timecode.read_frame(frame) for frame in container.decode(video=0)]
+    last = next(code for code in reversed(codes) if code is not None)
+    last_frame_ms = last.unwrap(killed_ms)
+    loss_window_s = (killed_ms - last_frame_ms) / 1000
+    assert 0 <= loss_window_s <= 1.5, loss_window_s
