@@ -389,6 +389,8 @@ def _relay_target(url: str | None, key_text: str | None) -> "RelayTarget | None"
 def _report_upload(summary: "UploadSummary") -> None:
     click.echo(f"recording: {summary.recording}")
     click.echo(f"receipted: {summary.safe} of {summary.chunks} chunks")
+    if summary.first_receipt_s is not None:
+        click.echo(f"first receipt: {summary.first_receipt_s:.2f} s after recording started")
     if summary.unsafe:
         click.echo(
             f"NOT YET SAFE: {len(summary.unsafe)} chunk(s) only on this device; "

@@ -1,28 +1,33 @@
-"""`make demo`: the mission end to end on this machine, printing every step.
+"""`make demo`: the whole mission on this machine, printing every step.
 
-Until live streaming lands, this runs the offline path: keys for a device, a contact and a
-lawyer; a synthetic 10 s camera clip sealed chunk by chunk; signature-only verification
-(what a relay or court expert can do); the lawyer's decrypt and verify; and a seized-phone
-cut, which still verifies as authentic and decrypts up to where it stopped.
+A local relay with on-disk storage; keys for a phone, an emergency contact and a lawyer;
+10 s recorded (camera if there is one, else the synthetic test pattern) and streamed to
+the relay as it is recorded; the lawyer fetches the archive, checks the relay's receipts,
+decrypts and verifies it; then a phone seized mid-recording, which still verifies as
+authentic and decrypts up to where it stopped. Everything it starts, it stops.
 """
 
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
-import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE, Chunk, Header
+from capture import timecode
+from stream.local_relay import LocalRelay, cli_command
+from vault.keys import DeviceKey
 
 Echo = Callable[[str], None]
 MARKER = ".testigo-demo"
 DEMO_PASSPHRASE = "correct horse battery staple"  # noqa: S105 (printed demo value)
 
 
-def _testigo() -> list[str]:
-    script = Path(sys.executable).with_name("testigo")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
+class DemoFailed(SystemExit):
+    pass
 
 
 class DemoRunner:
@@ -30,20 +35,34 @@ class DemoRunner:
         self.workdir = workdir
         self.echo = echo
         self.environment = {**os.environ, "TESTIGO_HOME": str(workdir / "phone")}
+        self.environment.pop("TESTIGO_PASSPHRASE", None)
 
     def step(self, title: str) -> None:
         self.echo(f"\n== {title}")
 
-    def run(self, arguments: Sequence[str], *, expect: int = 0, secret: bool = False) -> str:
-        shown = " ".join(arguments)
-        self.echo(f"$ testigo {shown}" + ("   (TESTIGO_PASSPHRASE set)" if secret else ""))
+    def _environment(self, secret: bool, extra: dict[str, str] | None) -> dict[str, str]:
         environment = dict(self.environment)
         if secret:
             environment["TESTIGO_PASSPHRASE"] = DEMO_PASSPHRASE
+        environment.update(extra or {})
+        return environment
+
+    def run(
+        self,
+        arguments: Sequence[str],
+        *,
+        expect: int = 0,
+        secret: bool = False,
+        extra_env: dict[str, str] | None = None,
+        shown_env: str = "",
+    ) -> str:
+        shown = " ".join(arguments)
+        note = "   (TESTIGO_PASSPHRASE set)" if secret else shown_env
+        self.echo(f"$ testigo {shown}{note}")
         completed = subprocess.run(
-            [*_testigo(), *arguments],
+            [*cli_command(), *arguments],
             cwd=self.workdir,
-            env=environment,
+            env=self._environment(secret, extra_env),
             capture_output=True,
             text=True,
             check=False,
@@ -51,7 +70,7 @@ class DemoRunner:
         for line in (completed.stdout + completed.stderr).splitlines():
             self.echo(f"  {line}")
         if completed.returncode != expect:
-            raise SystemExit(
+            raise DemoFailed(
                 f"demo failed: 'testigo {shown}' exited {completed.returncode}, expected {expect}"
             )
         return completed.stdout
@@ -61,70 +80,149 @@ def _public_key(output: str) -> str:
     for line in output.splitlines():
         if line.startswith("public key:"):
             return line.split(":", 1)[1].strip()
-    raise SystemExit("demo failed: keygen printed no public key")
+    raise DemoFailed("demo failed: keygen printed no public key")
 
 
-def _cut_after(recording: Path, destination: Path, keep_chunks: int) -> None:
-    """Copy the header and the first keep_chunks chunks: a phone seized mid-recording."""
-    data = recording.read_bytes()
-    _header, offset = Header.parse_prefix(data[:HEADER_MAX_SIZE])
-    for _ in range(keep_chunks):
-        _index, length = Chunk.parse_preamble(data[offset : offset + CHUNK_PREAMBLE_SIZE])
-        offset += CHUNK_PREAMBLE_SIZE + length
-    destination.write_bytes(data[:offset])
-
-
-def _describe_media(path: Path) -> str:
+def _decoded_frames(path: Path) -> list[timecode.TimeCode | None]:
     import av
 
     with av.open(str(path)) as container:
-        frames = sum(1 for packet in container.demux(video=0) if packet.size)
-        duration = (container.duration or 0) / 1_000_000
-    return f"{frames} video frames, {duration:.1f} s"
+        return [timecode.read_frame(frame) for frame in container.decode(video=0)]
+
+
+def _source() -> str:
+    return "camera" if Path("/dev/video0").exists() else "synthetic"
 
 
 def run_demo(workdir: Path, echo: Echo = print) -> None:
+    workdir = workdir.resolve()
     if workdir.exists():
         if not (workdir / MARKER).exists():
-            raise SystemExit(f"{workdir} exists and was not made by the demo; remove it first")
+            raise DemoFailed(f"{workdir} exists and was not made by the demo; remove it first")
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     (workdir / MARKER).touch()
     demo = DemoRunner(workdir, echo)
+    figures: dict[str, str] = {}
 
     demo.step("1. Keys: the phone's device key, an emergency contact, a lawyer")
-    demo.run(["keygen", "--role", "device", "-o", "phone/device.key", "--no-passphrase"])
+    device = DeviceKey.parse(
+        _public_key(
+            demo.run(["keygen", "--role", "device", "-o", "phone/device.key", "--no-passphrase"])
+        )
+    )
     contact = _public_key(
         demo.run(["keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase"])
     )
     lawyer = _public_key(demo.run(["keygen", "--role", "lawyer", "-o", "lawyer.key"], secret=True))
     demo.run(["contacts", "add", "Ana", contact, "--role", "contact"])
     demo.run(["contacts", "add", "Counsel", lawyer, "--role", "lawyer"])
-    demo.run(["contacts", "list"])
 
-    demo.step("2. Record: 10 s from the synthetic camera (no camera on this machine)")
-    from capture.synthetic import write_synthetic_clip
+    demo.step("2. A relay on this machine (on-disk storage); the phone is enrolled")
+    relay = LocalRelay(workdir / "relay")
+    echo(f"  relay key {relay.key} (fingerprint {relay.key.fingerprint})")
+    relay.enroll(device)
+    token = relay.token(device)
+    echo("  enrolled the phone; minted a read token for the lawyer")
+    with relay:
+        echo(f"  relay listening on {relay.url} (log: {relay.log_path})")
+        _record_and_fetch(demo, relay, device, token, figures)
+        _seized_phone(demo, relay, device, token, figures)
 
-    clip = workdir / "camera.mp4"
-    write_synthetic_clip(clip, seconds=10.0)
-    echo(f"  synthetic clip with burned-in clock: {clip} ({_describe_media(clip)})")
-    demo.run(["seal", "camera.mp4", "-o", "recording.tgr"])
+    demo.step("Done: figures measured in this run")
+    for name, value in figures.items():
+        echo(f"  {name:38} {value}")
+    echo(f"  evidence MP4:  {workdir / 'evidence.mp4'}")
+    echo(f"  report:        {workdir / 'evidence.report.json'}")
 
-    demo.step("3. Anyone with the device key checks it (no decryption key needed)")
-    demo.run(["verify", "recording.tgr"])
 
-    demo.step("4. The lawyer decrypts and verifies")
+def _record_and_fetch(
+    demo: DemoRunner, relay: LocalRelay, device: DeviceKey, token: str, figures: dict[str, str]
+) -> None:
+    source = _source()
+    demo.step(f"3. Record 10 s from the {source} camera, streaming to the relay as it records")
+    output = demo.run(
+        ["record", "--source", source, "--resolution", "640x360", "--duration", "10",
+         "-o", "phone/spool", "--relay", relay.url, "--relay-key", str(relay.key)]
+    )  # fmt: skip
+    match = re.search(r"first receipt: ([0-9.]+) s", output)
+    if match:
+        figures["time from record to first receipt"] = f"{float(match.group(1)):.2f} s"
+
+    demo.step("4. The lawyer fetches the sealed archive and the relay's receipts")
     demo.run(
-        ["decrypt", "recording.tgr", "--identity", "lawyer.key", "-o", "evidence.mp4"], secret=True
+        ["fetch", "--relay", relay.url, "--device", str(device), "-o", "evidence.tgr"],
+        extra_env={"TESTIGO_TOKEN": token},
+        shown_env="   (TESTIGO_TOKEN set)",
     )
-    echo(f"  decoded: {_describe_media(workdir / 'evidence.mp4')}")
+    demo.step("5. Anyone checks it with public keys only: signatures, order, receipts")
+    demo.run(["verify", "evidence.tgr", "--relay-key", str(relay.key)])
+    demo.step("6. The lawyer decrypts and verifies")
+    demo.run(
+        ["decrypt", "evidence.tgr", "--identity", "lawyer.key", "-o", "evidence.mp4"],
+        secret=True,
+    )
+    codes = _decoded_frames(demo.workdir / "evidence.mp4")
+    readable = [c for c in codes if c is not None]
+    demo.echo(
+        f"  decoded {len(codes)} video frames; burned-in frame counter runs "
+        f"{readable[0].frame}..{readable[-1].frame}"
+        if readable
+        else f"  decoded {len(codes)} frames"
+    )
+    report = json.loads((demo.workdir / "evidence.report.json").read_text())
+    figures["evidence status"] = str(report["status"])
+    figures["frames decoded"] = str(len(codes))
 
-    demo.step("5. The phone is seized after 6 s: what reached safety still verifies")
-    _cut_after(workdir / "recording.tgr", workdir / "seized.tgr", keep_chunks=7)
-    demo.run(["verify", "seized.tgr"], expect=10)
+
+def _seized_phone(
+    demo: DemoRunner, relay: LocalRelay, device: DeviceKey, token: str, figures: dict[str, str]
+) -> None:
+    demo.step("7. A phone seized mid-recording: the recorder is killed (SIGKILL) after ~6 s")
+    demo.echo("$ testigo record --source synthetic ... --relay ...   (killed after 6 s)")
+    process = subprocess.Popen(
+        [*cli_command(), "record", "--source", "synthetic", "--resolution", "640x360",
+         "--duration", "60", "-o", "phone/seized-spool", "--relay", relay.url,
+         "--relay-key", str(relay.key)],
+        cwd=demo.workdir, env=demo.environment,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        recording_id = _wait_for_receipts(demo.workdir / "phone/seized-spool", 7, process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        killed_ms = time.time_ns() // 1_000_000
+        process.wait()
+    demo.run(
+        [
+            "fetch",
+            "--relay",
+            relay.url,
+            "--device",
+            str(device),
+            "--recording",
+            recording_id,
+            "-o",
+            "seized.tgr",
+        ],
+        extra_env={"TESTIGO_TOKEN": token},
+        shown_env="   (TESTIGO_TOKEN set)",
+    )
+    demo.run(["verify", "seized.tgr", "--relay-key", str(relay.key)], expect=10)
     demo.run(["decrypt", "seized.tgr", "--identity", "ana.key", "-o", "seized.mp4"], expect=10)
-    echo(f"  decoded: {_describe_media(workdir / 'seized.mp4')}")
+    codes = [c for c in _decoded_frames(demo.workdir / "seized.mp4") if c is not None]
+    if codes:
+        lost = (killed_ms - codes[-1].unwrap(killed_ms)) / 1000
+        figures["footage lost when the phone was killed"] = f"{lost:.2f} s (burned-in clock)"
+        demo.echo(f"  the relay kept everything up to {lost:.2f} s before the phone was killed")
 
-    demo.step("Done")
-    echo(f"  evidence: {workdir / 'evidence.mp4'}")
-    echo(f"  report:   {workdir / 'evidence.report.json'}")
+
+def _wait_for_receipts(spool: Path, count: int, process: subprocess.Popen[bytes]) -> str:
+    """Wait until the spool's one recording has count receipts; returns its id."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        for receipts in spool.glob("*/receipts"):
+            if sum(1 for _ in receipts.iterdir()) >= count:
+                return receipts.parent.name
+        time.sleep(0.05)  # polling the spool for a condition
+    raise DemoFailed("demo failed: the seized-phone recording did not reach the relay")

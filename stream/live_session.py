@@ -8,6 +8,7 @@ second Ctrl-C gives up and says how much is not yet safe.
 
 import asyncio
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ class UploadSummary:
     chunks: int
     safe: int
     unsafe: list[int]
+    first_receipt_s: float | None = None  # from pressing record to the first receipt
 
 
 class SafeSeconds:
@@ -105,6 +107,8 @@ async def record_and_stream(
     *,
     webrtc: bool = True,
 ) -> UploadSummary:
+    started = time.monotonic()
+    first_receipt: list[float] = []
     loop = asyncio.get_running_loop()
     status = StatusLine(echo)
     created: asyncio.Future[SpoolRecording] = loop.create_future()
@@ -147,6 +151,8 @@ async def record_and_stream(
         safe = SafeSeconds(recording.header().created_ms, recording.receipted())
 
         def on_safe(chunk: SafeChunk) -> None:
+            if not first_receipt:
+                first_receipt.append(time.monotonic() - started)
             status.safe(safe.add(chunk, times))
 
         uploader = Uploader(
@@ -165,15 +171,16 @@ async def record_and_stream(
         await upload_task
     finally:
         remove_signals()
-    return _summary(uploader)
+    return _summary(uploader, first_receipt[0] if first_receipt else None)
 
 
-def _summary(uploader: Uploader) -> UploadSummary:
+def _summary(uploader: Uploader, first_receipt_s: float | None = None) -> UploadSummary:
     return UploadSummary(
         recording=uploader.recording.directory,
         chunks=len(uploader.recording.indices()),
         safe=uploader.safe_count,
         unsafe=uploader.unsafe_indices,
+        first_receipt_s=first_receipt_s,
     )
 
 
