@@ -1,7 +1,8 @@
-"""Run every benchmark: python -m bench (make bench)."""
+"""Run every benchmark: python -m bench (make bench). Each prints figures and ratios."""
 
-from bench import capture_pipeline, verify_throughput
+from bench import capture_pipeline, end_to_end, verify_throughput
 
 if __name__ == "__main__":
     verify_throughput.main([])
     capture_pipeline.main([])
+    end_to_end.main([])
