@@ -3,6 +3,12 @@
 The same calls work against AWS S3, MinIO and Ceph RGW (set `endpoint_url`). Only
 `IfNoneMatch='*'` is relied on for "no overwrite" (Ceph 16 gets `If-Match` wrong).
 Credentials come from boto3's usual chain (environment, files), never from settings.
+
+Versioned buckets (every Object Lock bucket is one) need more: Ceph 16 ignores
+`IfNoneMatch` there and stores a second version. So on a versioned bucket the relay
+looks before it writes, and after writing checks that its version is the oldest; the
+oldest version of an evidence key is the one that counts, for reads too. A later version can only
+come from a concurrent writer and is never served.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -15,6 +21,7 @@ from relay_server.errors import StorageError
 from relay_server.storage import BlobStorage, describe_key
 
 _CONFLICT_RETRIES = 5
+IMMUTABLE_PREFIX = "recordings/"  # evidence: written once; device records are replaced
 
 
 def _error_code(error: ClientError) -> tuple[str, int]:
@@ -39,6 +46,7 @@ class S3Storage(BlobStorage):
         self.bucket = bucket
         self.prefix = prefix
         self.retention_days = retention_days
+        self._versioned: bool | None = None
         self._client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -60,7 +68,35 @@ class S3Storage(BlobStorage):
             return StorageError(f"{action} {describe_key(key)} failed: S3 answered {status} {code}")
         return StorageError(f"{action} {describe_key(key)} failed: {type(error).__name__}")
 
+    def _is_versioned(self) -> bool:
+        if self._versioned is None:
+            try:
+                answer = self._client.get_bucket_versioning(Bucket=self.bucket)
+            except (ClientError, BotoCoreError) as error:
+                raise self._fail("checking", "the bucket", error) from None
+            self._versioned = answer.get("Status") in ("Enabled", "Suspended")
+        return self._versioned
+
+    def _versions(self, key: str) -> list[str]:
+        """Version ids of key, oldest first (delete markers left out)."""
+        full = self._key(key)
+        try:
+            answer = self._client.list_object_versions(Bucket=self.bucket, Prefix=full)
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail("listing", key, error) from None
+        versions = [v for v in answer.get("Versions", []) if v.get("Key") == full]
+        return [str(v["VersionId"]) for v in reversed(versions)]  # S3 lists newest first
+
     def _put_new(self, key: str, data: bytes) -> bool:
+        if self._is_versioned():
+            if self._versions(key):
+                return False
+            stored = self._put_if_absent(key, data)
+            versions = self._versions(key)
+            return stored and len(versions) == 1
+        return self._put_if_absent(key, data)
+
+    def _put_if_absent(self, key: str, data: bytes) -> bool:
         extra: dict[str, str | datetime] = {}
         if self.retention_days:
             extra["ObjectLockMode"] = "COMPLIANCE"
@@ -90,8 +126,14 @@ class S3Storage(BlobStorage):
         """S3 acknowledges a PUT only once the object is durable: nothing to do."""
 
     def _get(self, key: str) -> bytes | None:
+        version: dict[str, str] = {}
+        if key.startswith(IMMUTABLE_PREFIX) and self._is_versioned():
+            versions = self._versions(key)
+            if not versions:
+                return None
+            version["VersionId"] = versions[0]
         try:
-            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key))
+            response = self._client.get_object(Bucket=self.bucket, Key=self._key(key), **version)
             data: bytes = response["Body"].read()
         except ClientError as error:
             code, status = _error_code(error)

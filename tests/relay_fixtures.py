@@ -26,6 +26,7 @@ from relay_server.settings import Settings
 from relay_server.storage import BlobStorage
 from relay_server.storage_fs import FilesystemStorage
 from relay_server.storage_s3 import S3Storage
+from tests.ceph_rgw import CephRgw, ceph_rgw_fixture
 from vault import (
     Chunk,
     ChunkKind,
@@ -101,19 +102,28 @@ def moto_server() -> Iterator[MotoServer]:
                 os.environ[key] = value
 
 
-@pytest_asyncio.fixture(params=["filesystem", "s3"])
+SESSION_FIXTURES = (ceph_rgw_fixture,)
+
+
+@pytest_asyncio.fixture(params=["filesystem", "s3-moto", "s3-ceph", "s3-ceph-object-lock"])
 async def storage(
     request: pytest.FixtureRequest, tmp_path: Path, moto_server: MotoServer
 ) -> AsyncIterator[BlobStorage]:
-    """Each storage backend in turn, empty."""
+    """Each storage backend in turn, empty: the filesystem, moto's S3 server, and a real
+    Ceph RGW (plain and Object Lock buckets; opt-in locally, always run in CI)."""
     backend: BlobStorage
     if request.param == "filesystem":
         backend = FilesystemStorage(tmp_path / "store", threads=4)
     else:
+        server: MotoServer | CephRgw = moto_server
+        if request.param.startswith("s3-ceph"):
+            server = request.getfixturevalue("ceph_rgw")
+        locked = request.param.endswith("object-lock")
         backend = S3Storage(
-            bucket=moto_server.new_bucket(),
+            bucket=server.new_bucket(object_lock=locked),
             prefix="relay/",
-            endpoint_url=moto_server.endpoint_url,
+            endpoint_url=server.endpoint_url,
+            retention_days=1 if locked else 0,
             threads=4,
         )
     yield backend

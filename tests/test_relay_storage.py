@@ -15,7 +15,10 @@ from relay_server.errors import StorageError
 from relay_server.storage import BlobStorage, PutResult
 from relay_server.storage_fs import FilesystemStorage
 from relay_server.storage_s3 import S3Storage
+from tests.ceph_rgw import CephRgw, ceph_rgw_fixture
 from tests.relay_fixtures import MotoServer
+
+SESSION_FIXTURES = (ceph_rgw_fixture,)
 
 pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = pytest.mark.asyncio
@@ -120,5 +123,30 @@ async def test_s3_missing_bucket_is_a_storage_error(moto_server: MotoServer) -> 
     try:
         with pytest.raises(StorageError, match="S3 answered 404"):
             await storage.put_chunk(DEVICE, RECORDING, 0, b"c")
+    finally:
+        await storage.close()
+
+
+async def test_ceph_object_lock_bucket_keeps_serving_the_first_version(ceph_rgw: CephRgw) -> None:
+    """Ceph 16 ignores IfNoneMatch on versioned buckets: a racing writer's second version
+    is stored beside the first. The relay must keep serving (and comparing with) the first,
+    which COMPLIANCE retention keeps from being deleted or shortened."""
+    bucket = ceph_rgw.new_bucket(object_lock=True)
+    storage = S3Storage(
+        bucket=bucket, endpoint_url=ceph_rgw.endpoint_url, retention_days=1, threads=2
+    )
+    key = f"recordings/{DEVICE.hex()}/{RECORDING.hex()}/chunks/0000000003"
+    try:
+        assert await storage.put_chunk(DEVICE, RECORDING, 3, b"original") is PutResult.STORED
+        client = boto3.client("s3", **ceph_rgw.client_kwargs())
+        client.put_object(Bucket=bucket, Key=key, Body=b"forged", IfNoneMatch="*")  # accepted
+        versions = client.list_object_versions(Bucket=bucket, Prefix=key)["Versions"]
+        assert len(versions) == 2
+        assert await storage.read_chunk(DEVICE, RECORDING, 3) == b"original"
+        assert await storage.put_chunk(DEVICE, RECORDING, 3, b"original") is PutResult.IDENTICAL
+        assert await storage.put_chunk(DEVICE, RECORDING, 3, b"forged") is PutResult.CONFLICT
+        oldest = versions[-1]["VersionId"]
+        retention = client.get_object_retention(Bucket=bucket, Key=key, VersionId=oldest)
+        assert retention["Retention"]["Mode"] == "COMPLIANCE"
     finally:
         await storage.close()
