@@ -290,8 +290,9 @@ def _parse_resolution(text: str) -> tuple[int, int]:
 @click.option(
     "--location",
     default=None,
-    metavar="LAT,LON",
-    help="Seal this location into the recording (never sent in the clear).",
+    metavar="SPEC",
+    help="LAT,LON, gpsd[:HOST:PORT], nmea:PATH or none (default: a gpsd on this machine "
+    "if one answers). Sealed like media, never sent in the clear.",
 )
 @click.option(
     "--device",

@@ -10,9 +10,9 @@ from types import FrameType
 
 from capture.encoder import CaptureConfig
 from capture.errors import MediaError
+from capture.location import location_provider
 from capture.recorder import (
     ChunkListener,
-    Location,
     Recorder,
     RecorderStatus,
     RecordingListener,
@@ -139,9 +139,10 @@ def prepare_recorder(
             fragment_seconds=options.fragment_seconds,
             keyframe_interval=options.keyframe_interval,
         )
-        fixed_location = Location.parse(options.location) if options.location else None
+        location, where = location_provider(options.location)
     except ValueError as error:
         raise TestigoError(str(error), hint="see: testigo record --help") from None
+    echo(f"testigo: note: {where}")
     frames = open_source(options.source, options.width, options.height, options.fps)
     if frames.audio_format is None:
         echo("testigo: note: no microphone/audio in this source: recording video only")
@@ -151,7 +152,7 @@ def prepare_recorder(
         device.identity,
         recipients,
         options.spool,
-        location=(lambda: fixed_location) if fixed_location else None,
+        location=location,
         on_status=on_status,
         on_chunk=on_chunk,
         on_recording=on_recording,
