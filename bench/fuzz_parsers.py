@@ -1,0 +1,117 @@
+"""Coverage-guided fuzzing (atheris) of every parser that reads untrusted bytes.
+
+Targets: the recording reader (header + chunks, as `testigo verify` reads a file), the
+relay's data-channel message parser and chunk reassembler, receipts, identity files and
+public key strings. A target fails only on an exception that is not the parser's own
+clear error (MalformedError / RelayError / TestigoError).
+
+    make fuzz                      # every target, 60 s each
+    python -m bench.fuzz_parsers recording -atheris_runs=100000
+"""
+
+import contextlib
+import io
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import atheris
+
+with atheris.instrument_imports():
+    from relay_server.errors import RelayError
+    from relay_server.protocol import ChunkFrame, Reassembler, parse_message
+    from vault.archive import verify_stream
+    from vault.errors import TestigoError
+    from vault.identity import decode_identity, no_passphrase
+    from vault.keys import DeviceKey, RecipientKey
+    from vault.receipts import parse_receipts_file
+
+
+def recording(data: bytes) -> None:
+    with contextlib.suppress(TestigoError):
+        verify_stream(io.BytesIO(data), workers=1)
+
+
+def relay_messages(data: bytes) -> None:
+    reassembler = Reassembler(1 << 20)
+    for piece in data.split(b"\xff\xfe"):
+        try:
+            message = parse_message(piece)
+            if isinstance(message, ChunkFrame):
+                reassembler.feed(message)
+        except RelayError:
+            reassembler.reset()
+
+
+def receipts(data: bytes) -> None:
+    with contextlib.suppress(TestigoError):
+        list(parse_receipts_file(data))
+
+
+def identity_file(data: bytes) -> None:
+    with contextlib.suppress(TestigoError):
+        decode_identity(data, no_passphrase)
+
+
+def key_strings(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    for kind in (RecipientKey, DeviceKey):
+        with contextlib.suppress(TestigoError):
+            kind.parse(text)
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "recording": recording,
+    "relay_messages": relay_messages,
+    "receipts": receipts,
+    "identity_file": identity_file,
+    "key_strings": key_strings,
+}
+
+
+def seeds(name: str) -> list[bytes]:
+    """Valid inputs to start from, so the fuzzer gets past the first check."""
+    from vault.format import ChunkKind
+    from vault.identity import (
+        RecipientIdentity,
+        Role,
+        SigningIdentity,
+        encode_identity,
+        generate_identity,
+    )
+    from vault.receipts import encode_receipts_file, sign_receipt
+    from vault.seal import RecordingSealer
+
+    device = SigningIdentity.generate(Role.DEVICE)
+    recipient = RecipientIdentity.generate()
+    sealer = RecordingSealer(device, [recipient.public], "video/mp4", max_chunk_size=4096)
+    chunks = [
+        sealer.seal(ChunkKind.INIT, b"init"),
+        sealer.seal(ChunkKind.METADATA, b'{"type": "location", "lat": 1, "lon": 2}'),
+        sealer.finish(),
+    ]
+    recording_bytes = bytes(sealer.header) + b"".join(bytes(c) for c in chunks)
+    relay = SigningIdentity.generate(Role.RELAY)
+    return {
+        "recording": [recording_bytes],
+        "relay_messages": [b"\x01\x01" + bytes(sealer.header), b"\x02" + bytes(13) + b"x"],
+        "receipts": [encode_receipts_file([bytes(sign_receipt(relay, c, 1)) for c in chunks])],
+        "identity_file": [encode_identity(generate_identity(Role.LAWYER), None)],
+        "key_strings": [str(recipient.public).encode(), str(device.public).encode()],
+    }[name]
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in TARGETS:
+        sys.exit(f"usage: python -m bench.fuzz_parsers {{{','.join(TARGETS)}}} [atheris flags]")
+    name = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix=f"testigo-fuzz-{name}-") as corpus:
+        for number, seed in enumerate(seeds(name)):
+            (Path(corpus) / f"seed-{number}").write_bytes(seed)
+        atheris.Setup([sys.argv[0], *sys.argv[2:], corpus], TARGETS[name])
+        atheris.Fuzz()
+
+
+if __name__ == "__main__":
+    main()
