@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Coverage-guided fuzzing of every parser of untrusted bytes (atheris), 60 s per target.
+fuzz: $(STAMP)
+	$(BIN)/python -m pip install --quiet atheris
+	for target in recording relay_messages receipts identity_file key_strings; do \
+		$(BIN)/python -m bench.fuzz_parsers $$target -max_total_time=60 || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) demo-out .mypy_cache .pytest_cache .ruff_cache .hypothesis
