@@ -295,6 +295,12 @@ def _parse_resolution(text: str) -> tuple[int, int]:
     "if one answers). Sealed like media, never sent in the clear.",
 )
 @click.option(
+    "--microphone",
+    default=None,
+    metavar="SPEC",
+    help="With a camera: pulse:DEVICE, alsa:DEVICE or none (default: the system's, if any).",
+)
+@click.option(
     "--device",
     "device_path",
     type=click.Path(path_type=Path),
@@ -328,6 +334,7 @@ def record(
     fragment_seconds: float,
     keyframe_interval: int | None,
     location: str | None,
+    microphone: str | None,
     device_path: Path | None,
     relay_url: str | None,
     relay_key_text: str | None,
@@ -355,6 +362,7 @@ def record(
         fragment_seconds=fragment_seconds,
         keyframe_interval=keyframe_interval,
         location=location,
+        microphone=microphone,
     )
     echo = _stderr_echo
     if relay_target is None:

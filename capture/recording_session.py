@@ -11,6 +11,7 @@ from types import FrameType
 from capture.encoder import CaptureConfig
 from capture.errors import MediaError
 from capture.location import location_provider
+from capture.microphone import CameraWithMicrophone, MicrophoneSource, open_default_microphone
 from capture.recorder import (
     ChunkListener,
     Recorder,
@@ -27,14 +28,22 @@ from vault.spool import SpoolRecording
 Echo = Callable[[str], None]
 
 
-def open_source(spec: str, width: int, height: int, fps: int) -> FrameSource:
-    """camera | camera:N | camera:/dev/videoN | synthetic | a media file path."""
+def open_source(
+    spec: str, width: int, height: int, fps: int, microphone: str | None
+) -> FrameSource:
+    """camera | camera:N | camera:/dev/videoN | synthetic | a media file path.
+
+    A camera gets the microphone too: microphone None means the system default if there
+    is one, "none" means video only, "pulse:DEVICE" / "alsa:DEVICE" a given device.
+    """
     try:
         if spec == "synthetic":
             return SyntheticSource(width, height, fps, realtime=True)
         if spec == "camera" or spec.startswith("camera:"):
             device = spec.partition(":")[2] or "0"
-            return CameraSource(int(device) if device.isdigit() else device, width, height, fps)
+            camera = CameraSource(int(device) if device.isdigit() else device, width, height, fps)
+            audio = _open_microphone(microphone)
+            return camera if audio is None else CameraWithMicrophone(camera, audio)
         path = Path(spec)
         if not path.exists():
             raise TestigoError(
@@ -46,6 +55,15 @@ def open_source(spec: str, width: int, height: int, fps: int) -> FrameSource:
         raise TestigoError(
             str(error), hint="connect a camera, or record the test pattern with --source synthetic"
         ) from None
+
+
+def _open_microphone(spec: str | None) -> MicrophoneSource | None:
+    if spec == "none":
+        return None
+    if spec is None:
+        return open_default_microphone()
+    backend, _, device = spec.partition(":")
+    return MicrophoneSource(device or "default", backend)
 
 
 @contextmanager
@@ -116,6 +134,7 @@ class RecordOptions:
     fragment_seconds: float
     keyframe_interval: int | None
     location: str | None
+    microphone: str | None = None
 
 
 def prepare_recorder(
@@ -143,7 +162,9 @@ def prepare_recorder(
     except ValueError as error:
         raise TestigoError(str(error), hint="see: testigo record --help") from None
     echo(f"testigo: note: {where}")
-    frames = open_source(options.source, options.width, options.height, options.fps)
+    frames = open_source(
+        options.source, options.width, options.height, options.fps, options.microphone
+    )
     if frames.audio_format is None:
         echo("testigo: note: no microphone/audio in this source: recording video only")
     return Recorder(
