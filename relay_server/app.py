@@ -1,21 +1,36 @@
 """The relay's aiohttp application: `create_app(settings)`.
 
 State lives in typed `web.AppKey`s, set up and torn down by a cleanup context; on
-shutdown every WebRTC peer connection is closed. Routes are in http_api.py.
+shutdown every WebRTC peer connection and every live viewer is closed. Routes are in
+http_api.py.
 """
 
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from relay_server import http_api
+from relay_server.alerts import Alerts
 from relay_server.enrollment import Enrollment
 from relay_server.ingest import Ingest
+from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
-from relay_server.state import ENROLLMENT, INGEST, METRICS, RELAY, SESSIONS, SETTINGS, STORAGE
+from relay_server.state import (
+    ALERTS,
+    ENROLLMENT,
+    INGEST,
+    LIVE,
+    LIVE_SOCKETS,
+    METRICS,
+    RELAY,
+    SESSIONS,
+    SETTINGS,
+    STORAGE,
+)
 from relay_server.storage import BlobStorage, open_storage
 from relay_server.webrtc import WebRTCSessions
 from vault import Role, SigningIdentity, load_identity
@@ -23,6 +38,7 @@ from vault.errors import TestigoError
 from vault.identity import is_protected, no_passphrase
 
 HTTP_OVERHEAD = 64 * 1024
+ALERT_SHUTDOWN_GRACE_S = 5.0
 
 
 def load_relay_identity(path: Path) -> SigningIdentity:
@@ -55,24 +71,39 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[RELAY] = identity
+    app[LIVE_SOCKETS] = LiveSockets()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         backend = storage if storage is not None else open_storage(settings)
         enrollment = Enrollment(backend)
-        ingest = Ingest(backend, enrollment, identity, settings, app[METRICS])
+        hub = LiveHub(queue_bytes=settings.live_queue_bytes, max_viewers=settings.max_live_viewers)
+        client = aiohttp.ClientSession()
+        alerts = Alerts.from_environment(settings, enrollment, client)
+        ingest = Ingest(
+            backend, enrollment, identity, settings, app[METRICS], listeners=(hub, alerts)
+        )
         app[STORAGE] = backend
         app[ENROLLMENT] = enrollment
+        app[LIVE] = hub
+        app[ALERTS] = alerts
         app[INGEST] = ingest
         app[SESSIONS] = WebRTCSessions(ingest, settings, app[METRICS])
-        yield
-        await app[SESSIONS].close_all()
-        await backend.close()
+        try:
+            yield
+        finally:
+            await app[SESSIONS].close_all()
+            await hub.close_all()
+            await alerts.close(grace=min(ALERT_SHUTDOWN_GRACE_S, settings.alert_timeout_seconds))
+            await client.close()
+            await backend.close()
 
-    async def close_sessions(app: web.Application) -> None:
+    async def close_connections(app: web.Application) -> None:
         await app[SESSIONS].close_all()
+        await app[LIVE].close_all()
+        await app[LIVE_SOCKETS].close_all()
 
     app.cleanup_ctx.append(resources)
-    app.on_shutdown.append(close_sessions)
+    app.on_shutdown.append(close_connections)
     app.middlewares.append(http_api.error_middleware)
     app.add_routes(http_api.routes())
     return app

@@ -1,18 +1,23 @@
-"""Enrolled devices and capability tokens (docs/PROTOCOL.md §1).
+"""Enrolled devices, capability tokens and alert targets (docs/PROTOCOL.md §1, §13).
 
 One JSON record per enrolled device in the storage. A capability token is shown once,
 when minted; only its hash is kept, and tokens are compared by hash in constant time.
+The record also lists where to send alerts when the device starts a recording.
 """
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final, Self
+from urllib.parse import urlsplit
 
 from relay_server.storage import Storage
 from vault import DeviceKey
@@ -22,6 +27,9 @@ TOKEN_PREFIX: Final = "tg-token-"  # noqa: S105 - a prefix, not a secret
 TOKEN_CONTEXT: Final = b"testigo/v1 relay-token"
 TOKEN_BYTES: Final = 32
 RECORD_VERSION: Final = 1
+MAX_ALERT_TARGETS: Final = 32
+MAX_TARGET_LENGTH: Final = 2048
+_EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
 def token_hash(token_bytes: bytes) -> bytes:
@@ -49,18 +57,65 @@ def new_token() -> tuple[str, bytes]:
     return text, token_hash(raw)
 
 
+class AlertKind(StrEnum):
+    WEBHOOK = "webhook"
+    EMAIL = "email"
+
+
+class AlertTargetError(TestigoError):
+    """An alert target the relay cannot use."""
+
+    hint = "a webhook is an http(s):// URL, an email target is one address"
+
+
+@dataclass(frozen=True)
+class AlertTarget:
+    """Where to say that a recording started: a webhook URL or an email address."""
+
+    kind: AlertKind
+    target: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, AlertKind):
+            raise AlertTargetError(f"unknown alert kind {self.kind!r}")
+        text = self.target
+        if not text or len(text) > MAX_TARGET_LENGTH or text != text.strip():
+            raise AlertTargetError(f"an alert target is 1..{MAX_TARGET_LENGTH} characters")
+        if any(ord(c) < 0x21 or ord(c) == 0x7F for c in text):
+            raise AlertTargetError("an alert target has no spaces or control characters")
+        if self.kind is AlertKind.WEBHOOK:
+            parts = urlsplit(text)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise AlertTargetError("a webhook target is an http:// or https:// URL")
+        elif not _EMAIL.match(text):
+            raise AlertTargetError("an email target is one address, like name@example.org")
+
+    @classmethod
+    def make(cls, kind: str, target: str) -> "AlertTarget":
+        try:
+            alert_kind = AlertKind(kind)
+        except ValueError:
+            raise AlertTargetError(f"unknown alert kind {kind!r}: webhook or email") from None
+        return cls(alert_kind, target.strip())
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind.value, "target": self.target}
+
+
 @dataclass(frozen=True)
 class DeviceRecord:
     device: DeviceKey
     enrolled_ms: int
     token_hashes: tuple[bytes, ...] = ()
+    alerts: tuple[AlertTarget, ...] = ()
 
     def to_bytes(self) -> bytes:
-        document = {
+        document: dict[str, object] = {
             "testigo-relay-device": RECORD_VERSION,
             "device": str(self.device),
             "enrolled_ms": self.enrolled_ms,
             "token_hashes": [h.hex() for h in self.token_hashes],
+            "alerts": [a.to_json() for a in self.alerts],
         }
         return (json.dumps(document, indent=2) + "\n").encode()
 
@@ -73,9 +128,13 @@ class DeviceRecord:
             device = DeviceKey.parse(str(document["device"]))
             enrolled_ms = int(document["enrolled_ms"])
             hashes = tuple(bytes.fromhex(str(h)) for h in document["token_hashes"])
-        except (ValueError, KeyError, TypeError):
+            alerts = tuple(
+                AlertTarget.make(str(a["kind"]), str(a["target"]))
+                for a in document.get("alerts", [])
+            )
+        except (ValueError, KeyError, TypeError, AlertTargetError):
             raise MalformedError("damaged relay device record") from None
-        return cls(device, enrolled_ms, hashes)
+        return cls(device, enrolled_ms, hashes, alerts)
 
 
 class Enrollment:
@@ -113,11 +172,29 @@ class Enrollment:
                     "this device is not enrolled", hint="enroll it first: testigo relay enroll"
                 )
             text, hashed = new_token()
-            updated = DeviceRecord(
-                record.device, record.enrolled_ms, (*record.token_hashes, hashed)
-            )
+            updated = dataclasses.replace(record, token_hashes=(*record.token_hashes, hashed))
             await self._storage.write_device_record(device.raw, updated.to_bytes())
             return text
+
+    async def add_alert_target(self, device: DeviceKey, target: AlertTarget) -> bool:
+        """Alert target when device starts a recording; False when it already was one."""
+        async with self._lock:
+            record = await self.record(device.raw)
+            if record is None:
+                raise TestigoError(
+                    "this device is not enrolled", hint="enroll it first: testigo relay enroll"
+                )
+            if target in record.alerts:
+                return False
+            if len(record.alerts) >= MAX_ALERT_TARGETS:
+                raise AlertTargetError(f"a device has at most {MAX_ALERT_TARGETS} alert targets")
+            updated = dataclasses.replace(record, alerts=(*record.alerts, target))
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            return True
+
+    async def alert_targets(self, device: bytes) -> tuple[AlertTarget, ...]:
+        record = await self.record(device)
+        return () if record is None else record.alerts
 
     async def check_token(self, device: bytes, token: str) -> bool:
         """True when token reads device's recordings. Constant time in the token."""

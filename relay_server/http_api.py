@@ -1,18 +1,33 @@
-"""HTTP routes: signaling, the HTTPS fallback ingest, reading, metrics and health.
+"""HTTP routes: signaling, the HTTPS fallback ingest, reading, live viewing, metrics and
+health.
 
-docs/PROTOCOL.md sections 3.1, 4, 6 and 10.
+docs/PROTOCOL.md sections 3.1, 4, 6, 10 and 12.
 """
 
+import asyncio
+import contextlib
 import json
 import re
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 from aiohttp import web
 
-from relay_server.errors import ErrorCode, RelayError
-from relay_server.state import ENROLLMENT, INGEST, METRICS, SESSIONS, SETTINGS, STORAGE
+from relay_server.errors import ErrorCode, RelayError, StorageError
+from relay_server.live import HubFull, LiveHub, Viewer
+from relay_server.state import (
+    ENROLLMENT,
+    INGEST,
+    LIVE,
+    LIVE_SOCKETS,
+    METRICS,
+    SESSIONS,
+    SETTINGS,
+    STORAGE,
+)
+from relay_server.storage import Storage
 from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
-from vault import DeviceKey
+from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
 from vault.receipts import RECEIPTS_FILE_MAGIC
@@ -189,6 +204,69 @@ async def download_receipts(request: web.Request) -> web.StreamResponse:
     return response
 
 
+# -- live viewing --
+
+LIVE_HEARTBEAT_S = 20.0
+LIVE_MAX_INCOMING = 1024  # viewers send nothing but control frames
+
+
+async def prime_live(hub: LiveHub, storage: Storage, device: bytes) -> None:
+    """After a relay restart the hub learns a recording in progress from its repeated
+    header, without its init chunk: fetch that from storage for late joiners."""
+    recording = hub.current(device)
+    if recording is None or recording.init is not None:
+        return
+    try:
+        data = await storage.read_chunk(device, recording.recording_id, 0)
+    except StorageError:
+        return
+    if data is None:
+        return
+    chunk = Chunk.parse(data)  # stored only after every check passed
+    if chunk.kind is ChunkKind.INIT and recording.init is None:
+        hub.remember(recording, chunk, data)
+
+
+async def send_live(socket: web.WebSocketResponse, viewer: Viewer) -> None:
+    """Drain viewer's queue into socket; close the socket when the queue ends."""
+    while (message := await viewer.next()) is not None:
+        await socket.send_bytes(message.frame)
+    await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+
+
+async def live(request: web.Request) -> web.WebSocketResponse:
+    """GET /v1/devices/{device}/live: a WebSocket of the device's sealed chunks (§12)."""
+    device = await authorized_device(request)
+    hub = request.app[LIVE]
+    await prime_live(hub, request.app[STORAGE], device.raw)
+    try:
+        viewer = hub.subscribe(device.raw)
+    except HubFull:
+        request.app[METRICS].reject(ErrorCode.BUSY.wire_name)
+        raise RelayError(ErrorCode.BUSY, "too many live viewers") from None
+    socket = web.WebSocketResponse(
+        heartbeat=LIVE_HEARTBEAT_S, compress=False, max_msg_size=LIVE_MAX_INCOMING
+    )
+    sender: asyncio.Task[None] | None = None
+    try:
+        await socket.prepare(request)
+        request.app[LIVE_SOCKETS].add(socket)
+        sender = asyncio.ensure_future(send_live(socket, viewer))
+        async for message in socket:
+            if message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
+                await socket.close(
+                    code=aiohttp.WSCloseCode.UNSUPPORTED_DATA, message=b"viewers send nothing"
+                )
+    finally:
+        hub.unsubscribe(viewer)
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+        viewer.done.set()
+    return socket
+
+
 # -- operations --
 
 
@@ -212,6 +290,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/v1/devices/{device}/recordings", list_recordings),
         web.get(recording + "/archive", download_archive),
         web.get(recording + "/receipts", download_receipts),
+        web.get("/v1/devices/{device}/live", live),
         web.get("/metrics", metrics),
         web.get("/healthz", healthz),
     ]

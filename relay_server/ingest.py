@@ -8,8 +8,9 @@ header of an unknown device or a chunk that fails a check.
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from relay_server.enrollment import Enrollment
 from relay_server.errors import ErrorCode, RelayError, StorageError
@@ -59,6 +60,20 @@ class StoredChunk:
     duplicate: bool
 
 
+class IngestListener(Protocol):
+    """Told about what Ingest stored, on the event loop, before the answer is sent.
+
+    Both calls MUST NOT block or await: a listener that has work to do queues it (the
+    live hub, alerts). An exception is logged and otherwise ignored.
+    """
+
+    def header_stored(self, accepted: AcceptedRecording, data: bytes, *, new: bool) -> None:
+        """A header was accepted; new is False when the same header was stored before."""
+
+    def chunk_stored(self, accepted: AcceptedRecording, chunk: Chunk, data: bytes) -> None:
+        """A checked chunk is durably stored (now, or identically before)."""
+
+
 class Ingest:
     def __init__(
         self,
@@ -68,6 +83,7 @@ class Ingest:
         settings: Settings,
         metrics: Metrics,
         clock_ms: Callable[[], int] = now_ms,
+        listeners: Sequence[IngestListener] = (),
     ) -> None:
         self._storage = storage
         self._enrollment = enrollment
@@ -75,6 +91,7 @@ class Ingest:
         self._settings = settings
         self._metrics = metrics
         self._clock_ms = clock_ms
+        self._listeners = tuple(listeners)
         self._budget = HourlyBudget(settings.max_device_bytes_per_hour, clock_ms)
         self._cache: OrderedDict[tuple[bytes, bytes], AcceptedRecording] = OrderedDict()
 
@@ -127,6 +144,11 @@ class Ingest:
             again=result is PutResult.IDENTICAL,
         )
         self._remember(accepted)
+        for listener in self._listeners:
+            try:
+                listener.header_stored(accepted, data, new=result is PutResult.STORED)
+            except Exception as error:  # a listener must never break ingest
+                log_event(logging.ERROR, "listener.failed", error=type(error).__name__)
         return accepted
 
     async def _enrolled(self, device: bytes) -> bool:
@@ -236,6 +258,11 @@ class Ingest:
         duplicate = result is PutResult.IDENTICAL
         if not duplicate:
             self._budget.charge(device, len(data))
+        for listener in self._listeners:
+            try:
+                listener.chunk_stored(accepted, chunk, data)
+            except Exception as error:  # a listener must never break ingest
+                log_event(logging.ERROR, "listener.failed", index=index, error=type(error).__name__)
         receipt = await self._receipt(accepted, chunk, look_first=duplicate)
         log_event(
             logging.DEBUG,

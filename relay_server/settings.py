@@ -17,6 +17,7 @@ SettingValue = str | int | float
 _T = TypeVar("_T", str, int, float)
 
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+SMTP_SECURITY: Final = ("starttls", "tls", "none")
 
 
 class SettingsError(TestigoError):
@@ -151,6 +152,52 @@ class Settings:
         4096, "Accepted headers kept in memory for the HTTPS fallback.", minimum=1
     )
     log_level: str = _setting("info", "One of debug, info, warning, error.", choices=LOG_LEVELS)
+    live_queue_bytes: int = _setting(
+        4 * 1024 * 1024,
+        "Bytes queued for one live viewer before its backlog is dropped (it resumes from the "
+        "latest fragment).",
+        minimum=64 * 1024,
+        maximum=1024**3,
+    )
+    max_live_viewers: int = _setting(
+        100, "Concurrent live viewers (WebSockets); more get `busy`.", minimum=0, maximum=100_000
+    )
+    public_url: str = _setting(
+        "",
+        "The relay's URL as contacts reach it (`testigo watch --relay URL`), used in alerts; "
+        "empty: `http://host:port`.",
+    )
+    alert_watch_url: str = _setting(
+        "",
+        "A web page explaining how to watch, linked from every alert; empty: no link.",
+    )
+    alert_smtp_host: str = _setting(
+        "", "SMTP server for email alerts; empty disables email alerts."
+    )
+    alert_smtp_port: int = _setting(587, "TCP port of the SMTP server.", minimum=1, maximum=65535)
+    alert_smtp_security: str = _setting(
+        "starttls",
+        "SMTP connection security: starttls, tls (implicit TLS) or none.",
+        choices=SMTP_SECURITY,
+    )
+    alert_smtp_username: str = _setting(
+        "",
+        "SMTP login name; empty: no login. The password comes from `TESTIGO_SMTP_PASSWORD`, "
+        "never from settings.",
+    )
+    alert_email_from: str = _setting("testigo-relay@localhost", "Sender address of email alerts.")
+    alert_timeout_seconds: float = _setting(
+        10.0, "Time limit of one webhook or SMTP attempt.", minimum=0.1, maximum=600
+    )
+    alert_attempts: int = _setting(
+        3, "Attempts per alert and target before giving up (logged).", minimum=1, maximum=10
+    )
+    alert_retry_seconds: float = _setting(
+        2.0,
+        "Wait before the second attempt; doubled before each next one.",
+        minimum=0.0,
+        maximum=3600,
+    )
 
     def __post_init__(self) -> None:
         for setting in SETTINGS:
@@ -159,6 +206,10 @@ class Settings:
                 object.__setattr__(self, setting.name, float(value))
             setting.check(getattr(self, setting.name))
         self.storage_location  # noqa: B018 - validates the storage URL
+        for name in ("public_url", "alert_watch_url"):
+            url = getattr(self, name)
+            if url and not url.startswith(("http://", "https://")):
+                raise SettingsError(f"setting {name}: {url!r} is not an http(s):// URL")
         for url in self.ice_server_urls:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise SettingsError(f"setting ice_servers: {url!r} is not a stun:/turn: URL")
@@ -193,6 +244,14 @@ class Settings:
 
     def as_dict(self) -> dict[str, SettingValue]:
         return {s.name: getattr(self, s.name) for s in SETTINGS}
+
+    @property
+    def relay_url(self) -> str:
+        """The URL contacts give `testigo watch --relay`."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def ice_server_urls(self) -> tuple[str, ...]:

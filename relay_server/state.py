@@ -2,8 +2,10 @@
 
 from aiohttp import web
 
+from relay_server.alerts import Alerts
 from relay_server.enrollment import Enrollment
 from relay_server.ingest import Ingest
+from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.storage import Storage
@@ -17,3 +19,6 @@ STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 ENROLLMENT = web.AppKey("enrollment", Enrollment)
 INGEST = web.AppKey("ingest", Ingest)
 SESSIONS = web.AppKey("sessions", WebRTCSessions)
+LIVE = web.AppKey("live", LiveHub)
+LIVE_SOCKETS = web.AppKey("live_sockets", LiveSockets)
+ALERTS = web.AppKey("alerts", Alerts)
