@@ -32,6 +32,7 @@ from vault.verify import Status
 if TYPE_CHECKING:
     from relay_server.settings import Settings
     from stream.live_session import RelayTarget, UploadSummary
+    from stream.watch import WatchEvent
 
 EXIT_ERROR = 1
 EXIT_NOT_FOR_ME = 30
@@ -589,6 +590,96 @@ def fetch(
 
 
 @main.command()
+@click.option("--relay", "relay_url", required=True, metavar="URL")
+@click.option(
+    "--device",
+    "device_text",
+    required=True,
+    metavar="KEY",
+    help="Whose recordings to watch (tg-device-...).",
+)
+@click.option(
+    "--identity",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Your contact or lawyer key file.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write a growing MP4 that a player can follow.",
+)
+@click.option("--once", is_flag=True, help="Stop after one recording ends.")
+@click.option("--show-location", is_flag=True, help="Print location updates (sensitive).")
+@click.option(
+    "--token-fd",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
+)
+@passphrase_fd_option
+def watch(
+    relay_url: str,
+    device_text: str,
+    identity: Path,
+    output: Path | None,
+    once: bool,
+    show_location: bool,
+    token_fd: int | None,
+    passphrase_fd: int | None,
+) -> None:
+    """Watch a device's recordings live: wait for the next one (or join one in progress)."""
+    import asyncio
+    import os
+
+    from stream.fetch import TOKEN_VARIABLE
+    from stream.watch import watch as watch_live
+    from stream.watch_text import describe
+    from vault.keys import DeviceKey
+    from vault.passphrase import read_secret_fd
+
+    device = DeviceKey.parse(device_text)
+    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
+    opener = load_recipient_identity(identity, passphrase_fd)
+
+    def on_event(event: "WatchEvent") -> None:
+        line = describe(event, show_location=show_location)
+        if line is not None:
+            click.echo(line)
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(number, stop.set)
+        summary = await watch_live(
+            relay_url.rstrip("/"),
+            token,
+            device,
+            [opener],
+            output,
+            on_event=on_event,
+            stop=stop,
+            max_recordings=1 if once else None,
+        )
+        if summary.delays_ms:
+            delays = sorted(summary.delays_ms)
+            click.echo(
+                f"delay behind the phone: median {delays[len(delays) // 2] / 1000:.2f} s, "
+                f"max {delays[-1] / 1000:.2f} s"
+            )
+
+    asyncio.run(follow())
+
+
+@main.command()
 @click.option(
     "--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-out")
 )
@@ -713,6 +804,37 @@ def relay_token(
     click.echo(asyncio.run(mint_token(settings, device)))
     click.echo("keep it secret: it lets its holder download this device's sealed recordings",
                err=True)  # fmt: skip
+
+
+@relay.command("alert")
+@click.argument("device_key")
+@click.argument("kind", type=click.Choice(["webhook", "email"]))
+@click.argument("target")
+@storage_option
+@relay_key_option
+@set_option
+def relay_alert(
+    device_key: str,
+    kind: str,
+    target: str,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Alert TARGET (a webhook URL or an email address) when DEVICE_KEY starts recording.
+
+    The alert says only that a recording started and how to watch it: no content, no
+    location.
+    """
+    import asyncio
+
+    from relay_server.operator import add_alert_target
+    from vault.keys import DeviceKey
+
+    device = DeviceKey.parse(device_key)
+    settings = _relay_settings(None, None, storage, relay_key, overrides)
+    added = asyncio.run(add_alert_target(settings, device, kind, target))
+    click.echo(f"{'added' if added else 'already there'}: {kind} alert for {device.fingerprint}")
 
 
 def run() -> None:

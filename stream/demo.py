@@ -1,10 +1,11 @@
 """`make demo`: the whole mission on this machine, printing every step.
 
 A local relay with on-disk storage; keys for a phone, an emergency contact and a lawyer;
-10 s recorded (camera if there is one, else the synthetic test pattern) and streamed to
-the relay as it is recorded; the lawyer fetches the archive, checks the relay's receipts,
-decrypts and verifies it; then a phone seized mid-recording, which still verifies as
-authentic and decrypts up to where it stopped. Everything it starts, it stops.
+the contact watching live; 10 s recorded (camera if there is one, else the synthetic test
+pattern) and streamed to the relay as it is recorded; the alert the relay sent; the
+lawyer fetches the archive, checks the relay's receipts, decrypts and verifies it; then a
+phone seized mid-recording, which still verifies as authentic and decrypts up to where it
+stopped. Everything it starts, it stops.
 """
 
 import json
@@ -18,7 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from capture import timecode
-from stream.local_relay import LocalRelay, cli_command
+from stream.alert_inbox import AlertInbox
+from stream.local_relay import LocalRelay, cli_command, free_port
 from vault.keys import DeviceKey
 
 Echo = Callable[[str], None]
@@ -119,15 +121,21 @@ def run_demo(workdir: Path, echo: Echo = print) -> None:
     demo.run(["contacts", "add", "Counsel", lawyer, "--role", "lawyer"])
 
     demo.step("2. A relay on this machine (on-disk storage); the phone is enrolled")
-    relay = LocalRelay(workdir / "relay")
+    relay = LocalRelay(workdir / "relay", port=free_port())
+    inbox = AlertInbox()
     echo(f"  relay key {relay.key} (fingerprint {relay.key.fingerprint})")
     relay.enroll(device)
     token = relay.token(device)
-    echo("  enrolled the phone; minted a read token for the lawyer")
-    with relay:
-        echo(f"  relay listening on {relay.url} (log: {relay.log_path})")
-        _record_and_fetch(demo, relay, device, token, figures)
-        _seized_phone(demo, relay, device, token, figures)
+    echo("  enrolled the phone; minted a read token for Ana and the lawyer")
+    relay.add_alert(device, "webhook", inbox.url)
+    echo(f"  Ana's alert webhook: {inbox.url}")
+    try:
+        with relay:
+            echo(f"  relay listening on {relay.url} (log: {relay.log_path})")
+            _record_watch_fetch(demo, relay, device, token, inbox, figures)
+            _seized_phone(demo, relay, device, token, figures)
+    finally:
+        inbox.close()
 
     demo.step("Done: figures measured in this run")
     for name, value in figures.items():
@@ -136,28 +144,66 @@ def run_demo(workdir: Path, echo: Echo = print) -> None:
     echo(f"  report:        {workdir / 'evidence.report.json'}")
 
 
-def _record_and_fetch(
-    demo: DemoRunner, relay: LocalRelay, device: DeviceKey, token: str, figures: dict[str, str]
+def _record_watch_fetch(
+    demo: DemoRunner,
+    relay: LocalRelay,
+    device: DeviceKey,
+    token: str,
+    inbox: AlertInbox,
+    figures: dict[str, str],
 ) -> None:
-    source = _source()
-    demo.step(f"3. Record 10 s from the {source} camera, streaming to the relay as it records")
-    output = demo.run(
-        ["record", "--source", source, "--resolution", "640x360", "--duration", "10",
-         "-o", "phone/spool", "--relay", relay.url, "--relay-key", str(relay.key)]
+    demo.step("3. Ana starts watching; she will see the next recording live")
+    demo.echo(
+        f"$ testigo watch --relay {relay.url} --device {device} --identity ana.key "
+        "-o ana-live.mp4 --once   (TESTIGO_TOKEN set; in the background)"
+    )
+    watcher = subprocess.Popen(
+        [*cli_command(), "watch", "--relay", relay.url, "--device", str(device),
+         "--identity", "ana.key", "-o", "ana-live.mp4", "--once"],
+        cwd=demo.workdir, env={**demo.environment, "TESTIGO_TOKEN": token},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
-    match = re.search(r"first receipt: ([0-9.]+) s", output)
+    try:
+        _wait_for_line(watcher, "connected to")
+        source = _source()
+        demo.step(f"4. Record 10 s from the {source} camera, streaming as it records")
+        output = demo.run(
+            ["record", "--source", source, "--resolution", "640x360", "--duration", "10",
+             "-o", "phone/spool", "--relay", relay.url, "--relay-key", str(relay.key)]
+        )  # fmt: skip
+        match = re.search(r"first receipt: ([0-9.]+) s", output)
+        if match:
+            figures["time from record to first receipt"] = f"{float(match.group(1)):.2f} s"
+        watched, _ = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    demo.step("5. What Ana saw, live")
+    for line in watched.splitlines():
+        demo.echo(f"  {line}")
+    match = re.search(r"delay behind the phone: median ([0-9.]+) s", watched)
     if match:
-        figures["time from record to first receipt"] = f"{float(match.group(1)):.2f} s"
+        figures["live delay, phone to watcher (median)"] = f"{float(match.group(1)):.2f} s"
+    live = [c for c in _decoded_frames(demo.workdir / "ana-live.mp4")]
+    demo.echo(f"  ana-live.mp4 decodes to {len(live)} video frames")
+    demo.step("6. The alert the relay sent when the recording started (no content, no location)")
+    if inbox.wait():
+        for line in inbox.pretty().splitlines():
+            demo.echo(f"  {line}")
+        figures["alerts delivered"] = str(len(inbox.received))
+    else:
+        demo.echo("  no alert arrived (see the relay log)")
 
-    demo.step("4. The lawyer fetches the sealed archive and the relay's receipts")
+    demo.step("7. The lawyer fetches the sealed archive and the relay's receipts")
     demo.run(
         ["fetch", "--relay", relay.url, "--device", str(device), "-o", "evidence.tgr"],
         extra_env={"TESTIGO_TOKEN": token},
         shown_env="   (TESTIGO_TOKEN set)",
     )
-    demo.step("5. Anyone checks it with public keys only: signatures, order, receipts")
+    demo.step("8. Anyone checks it with public keys only: signatures, order, receipts")
     demo.run(["verify", "evidence.tgr", "--relay-key", str(relay.key)])
-    demo.step("6. The lawyer decrypts and verifies")
+    demo.step("9. The lawyer decrypts and verifies")
     demo.run(
         ["decrypt", "evidence.tgr", "--identity", "lawyer.key", "-o", "evidence.mp4"],
         secret=True,
@@ -178,7 +224,7 @@ def _record_and_fetch(
 def _seized_phone(
     demo: DemoRunner, relay: LocalRelay, device: DeviceKey, token: str, figures: dict[str, str]
 ) -> None:
-    demo.step("7. A phone seized mid-recording: the recorder is killed (SIGKILL) after ~6 s")
+    demo.step("10. A phone seized mid-recording: the recorder is killed (SIGKILL) after ~6 s")
     demo.echo("$ testigo record --source synthetic ... --relay ...   (killed after 6 s)")
     process = subprocess.Popen(
         [*cli_command(), "record", "--source", "synthetic", "--resolution", "640x360",
@@ -215,6 +261,15 @@ def _seized_phone(
         lost = (killed_ms - codes[-1].unwrap(killed_ms)) / 1000
         figures["footage lost when the phone was killed"] = f"{lost:.2f} s (burned-in clock)"
         demo.echo(f"  the relay kept everything up to {lost:.2f} s before the phone was killed")
+
+
+def _wait_for_line(process: subprocess.Popen[str], text: str) -> None:
+    """Read the process's output until a line containing text (bounded by its exit)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if text in line:
+            return
+    raise DemoFailed(f"demo failed: the watcher stopped before printing {text!r}")
 
 
 def _wait_for_receipts(spool: Path, count: int, process: subprocess.Popen[bytes]) -> str:

@@ -8,6 +8,7 @@ starts, it stops.
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,13 @@ READY_TIMEOUT_S: Final = 30.0
 READY_PREFIX: Final = "relay listening on "
 
 
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (for a relay that must know its URL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("testigo")
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
@@ -30,14 +38,14 @@ def cli_command() -> list[str]:
 class LocalRelay:
     """A relay process; `url` and `key` are known once `start()` returns."""
 
-    def __init__(self, workdir: Path, *, settings: tuple[str, ...] = ()) -> None:
+    def __init__(self, workdir: Path, *, port: int = 0, settings: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.storage = workdir / "relay-storage"
         self.key_path = workdir / "relay.key"
         self.log_path = workdir / "relay.log"
         self._settings = settings
         self._process: subprocess.Popen[str] | None = None
-        self.port = 0
+        self.port = port
         self.url = ""
         workdir.mkdir(parents=True, exist_ok=True)
         if not self.key_path.exists():
@@ -50,8 +58,9 @@ class LocalRelay:
         return str(json.loads(self.key_path.read_text())["public"])
 
     def _run(self, *arguments: str) -> str:
+        settings = [part for setting in self._settings for part in ("--set", setting)]
         done = subprocess.run(
-            [*cli_command(), "relay", *arguments, "--storage", str(self.storage)],
+            [*cli_command(), "relay", *arguments, "--storage", str(self.storage), *settings],
             capture_output=True,
             text=True,
             check=False,
@@ -66,6 +75,9 @@ class LocalRelay:
 
     def token(self, device: DeviceKey) -> str:
         return self._run("token", str(device)).splitlines()[-1]
+
+    def add_alert(self, device: DeviceKey, kind: str, target: str) -> None:
+        self._run("alert", str(device), kind, target)
 
     def start(self) -> "LocalRelay":
         """Start (or restart, on the same port) the relay and wait until it listens."""

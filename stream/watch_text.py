@@ -1,0 +1,55 @@
+"""What `testigo watch` prints for each event: short lines a worried person can read."""
+
+from datetime import UTC, datetime
+from typing import assert_never
+
+from stream.watch import (
+    BacklogDropped,
+    ChunkReceived,
+    ChunkRejected,
+    Connected,
+    Disconnected,
+    GapDetected,
+    LocationUpdate,
+    RecordingEnded,
+    RecordingStarted,
+    WatchEvent,
+)
+from vault.format import ChunkKind
+
+
+def _clock(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def describe(event: WatchEvent, *, show_location: bool) -> str | None:
+    """One line for event, or None for events not worth a line (each media chunk)."""
+    if isinstance(event, Connected):
+        return f"connected to {event.relay_url}; waiting for a recording"
+    if isinstance(event, Disconnected):
+        return f"lost the relay ({event.reason}); retrying in {event.retry_in_s:.0f} s"
+    if isinstance(event, RecordingStarted):
+        where = f", saving to {event.output}" if event.output else ""
+        return (
+            f"RECORDING started at {_clock(event.created_ms)} by device "
+            f"{event.device_fingerprint}{where}"
+        )
+    if isinstance(event, ChunkReceived):
+        if event.kind is ChunkKind.MEDIA and event.index % 10 == 0:
+            return f"  live: chunk {event.index}, {event.delay_ms / 1000:.2f} s behind the phone"
+        return None
+    if isinstance(event, GapDetected):
+        return f"  gap: chunks {event.first}-{event.last} did not arrive (yet)"
+    if isinstance(event, LocationUpdate):
+        if show_location:
+            return f"  location: {event.lat:.5f}, {event.lon:.5f}"
+        return "  location update received (use --show-location to print it)"
+    if isinstance(event, ChunkRejected):
+        return f"  WARNING: a chunk failed verification and was dropped ({event.reason})"
+    if isinstance(event, BacklogDropped):
+        return f"  fell behind: skipped {event.chunks} chunk(s) to stay live"
+    if isinstance(event, RecordingEnded):
+        state = "complete" if event.complete else "ended without its final chunk"
+        gaps = f", {event.gaps} gap(s)" if event.gaps else ""
+        return f"RECORDING {state}: {event.chunks} chunks{gaps}"
+    assert_never(event)
