@@ -117,11 +117,11 @@ class Recorder:
             reason = "stopped"
             try:
                 for frame in self._source.frames():
+                    if duration_s is not None and (frame.time or 0.0) >= duration_s:
+                        reason = "duration"  # [0, duration): this frame is past the end
+                        break
                     for segment in encoder.push(frame):
                         self._store_segment(sealer, segment, started)
-                    if duration_s is not None and (frame.time or 0.0) >= duration_s:
-                        reason = "duration"
-                        break
                     if self._stop.is_set():
                         break
                 for segment in encoder.finish():

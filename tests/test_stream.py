@@ -265,3 +265,34 @@ def test_recorder_killed_the_relay_holds_all_but_the_last_moments(phone: Phone) 
     last_frame_ms = last.unwrap(killed_ms)
     loss_window_s = (killed_ms - last_frame_ms) / 1000
     assert 0 <= loss_window_s <= 1.5, loss_window_s
+
+
+def test_a_contact_watches_live_with_the_cli(phone: Phone) -> None:
+    contact = public_key(
+        run_testigo(
+            "keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase", cwd=phone.workdir
+        )
+    )
+    assert run_testigo("contacts", "add", "Ana", contact, cwd=phone.workdir).code == 0
+    watcher = subprocess.Popen(
+        [*cli_command(), "watch", "--relay", phone.relay.url, "--device", str(phone.device),
+         "--identity", "ana.key", "-o", "live.mp4", "--once"],
+        cwd=phone.workdir, env={**phone.environment(), "TESTIGO_TOKEN": phone.token},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert watcher.stdout is not None
+        first = watcher.stdout.readline()
+        assert "connected to" in first, first
+        finish(phone.record("--duration", "3"))
+        rest, _ = watcher.communicate(timeout=DEADLINE_S)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, rest
+    assert "RECORDING started" in rest
+    assert "RECORDING complete" in rest
+    with av.open(str(phone.workdir / "live.mp4")) as container:
+        codes = [timecode.read_frame(frame) for frame in container.decode(video=0)]
+    assert len(codes) == 45  # 3 s at 15 fps, all of it, live
+    assert [c.frame for c in codes if c is not None] == list(range(45))
