@@ -1,4 +1,4 @@
-"""The relay's one settings table: validated, and documented in docs/PROTOCOL.md."""
+"""The relay's one settings table: validated, and documented in docs/PROTOCOL.md and README."""
 
 import re
 from pathlib import Path
@@ -7,21 +7,23 @@ import pytest
 
 from relay_server.settings import SETTINGS, S3Location, Settings, SettingsError
 
-PROTOCOL = Path(__file__).resolve().parent.parent / "docs" / "PROTOCOL.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = {"docs/PROTOCOL.md": "## 9. Settings", "README.md": "## Relay settings"}
 
 
-def documented_settings() -> dict[str, str]:
-    """name -> default column of the settings table in docs/PROTOCOL.md §9."""
-    text = PROTOCOL.read_text(encoding="utf-8")
-    section = text.split("## 9. Settings", 1)[1].split("\n## ", 1)[0]
+def documented_settings(document: str = "docs/PROTOCOL.md") -> dict[str, str]:
+    """name -> default column of the settings table in a document's settings section."""
+    text = (ROOT / document).read_text(encoding="utf-8")
+    section = text.split(DOCUMENTS[document], 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| `([a-z0-9_]+)` \| ([^|]*) \|", section, re.MULTILINE)
     return {name: default.strip() for name, default in rows}
 
 
-def test_every_setting_is_documented_with_its_default() -> None:
-    documented = documented_settings()
+@pytest.mark.parametrize("document", sorted(DOCUMENTS))
+def test_every_setting_is_documented_with_its_default(document: str) -> None:
+    documented = documented_settings(document)
     for setting in SETTINGS:
-        assert setting.name in documented, f"{setting.name} missing from docs/PROTOCOL.md §9"
+        assert setting.name in documented, f"{setting.name} missing from {document}"
         shown = documented[setting.name]
         expected = "(empty)" if setting.default == "" else f"`{setting.default}`"
         assert shown == expected, f"{setting.name}: docs say {shown}, code says {expected}"
