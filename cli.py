@@ -108,6 +108,28 @@ passphrase_fd_option = click.option(
 )
 
 
+token_fd_option = click.option(
+    "--token-fd",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
+)
+
+
+def _capability_token(token_fd: int | None) -> str:
+    """The relay read token: from a file descriptor or $TESTIGO_TOKEN, never argv."""
+    import os
+
+    from stream.fetch import TOKEN_VARIABLE
+    from vault.passphrase import read_secret_fd
+
+    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
+    return token
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="testigo")
 def main() -> None:
@@ -548,13 +570,7 @@ def verify(
     help="Where to save the recording (its receipts go to OUTPUT.receipts).",
 )
 @click.option("--list", "list_only", is_flag=True, help="Only list the device's recordings.")
-@click.option(
-    "--token-fd",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
-)
+@token_fd_option
 def fetch(
     relay_url: str,
     device_text: str,
@@ -565,16 +581,12 @@ def fetch(
 ) -> None:
     """Download a sealed recording and its receipts from a relay (for lawyers)."""
     import asyncio
-    import os
 
-    from stream.fetch import TOKEN_VARIABLE, fetch_recording, list_remote
+    from stream.fetch import fetch_recording, list_remote
     from vault.keys import DeviceKey
-    from vault.passphrase import read_secret_fd
 
     device = DeviceKey.parse(device_text)
-    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
-    if not token:
-        fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
+    token = _capability_token(token_fd)
     if list_only:
         for remote in asyncio.run(list_remote(relay_url, token, device)):
             click.echo(f"{remote.recording_id}  {remote.chunks} chunks")
@@ -613,13 +625,7 @@ def fetch(
 )
 @click.option("--once", is_flag=True, help="Stop after one recording ends.")
 @click.option("--show-location", is_flag=True, help="Print location updates (sensitive).")
-@click.option(
-    "--token-fd",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
-)
+@token_fd_option
 @passphrase_fd_option
 def watch(
     relay_url: str,
@@ -633,18 +639,13 @@ def watch(
 ) -> None:
     """Watch a device's recordings live: wait for the next one (or join one in progress)."""
     import asyncio
-    import os
 
-    from stream.fetch import TOKEN_VARIABLE
     from stream.watch import watch as watch_live
     from stream.watch_text import describe
     from vault.keys import DeviceKey
-    from vault.passphrase import read_secret_fd
 
     device = DeviceKey.parse(device_text)
-    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
-    if not token:
-        fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
+    token = _capability_token(token_fd)
     opener = load_recipient_identity(identity, passphrase_fd)
 
     def on_event(event: "WatchEvent") -> None:
