@@ -1,8 +1,9 @@
 """Run every benchmark: python -m bench (make bench). Each prints figures and ratios."""
 
-from bench import capture_pipeline, end_to_end, verify_throughput
+from bench import capture_pipeline, end_to_end, relay_load, verify_throughput
 
 if __name__ == "__main__":
     verify_throughput.main([])
     capture_pipeline.main([])
     end_to_end.main([])
+    relay_load.main(["--quick"])

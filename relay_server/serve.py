@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 
 from relay_server.app import create_app, load_relay_identity
+from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
 from relay_server.settings import Settings
 
@@ -41,6 +42,7 @@ async def _serve(settings: Settings) -> None:
 
 def serve(settings: Settings) -> None:
     configure_logging(settings.log_level)
+    restrict_host_candidates(settings.host)
     try:
         asyncio.run(_serve(settings))
     except OSError as error:

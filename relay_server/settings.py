@@ -93,7 +93,10 @@ class S3Location:
 class Settings:
     """The relay's settings. Build with keywords, `from_strings`, or no arguments."""
 
-    host: str = _setting("127.0.0.1", "Address to listen on.")
+    host: str = _setting(
+        "127.0.0.1",
+        "Address to listen on; WebRTC offers only this address too, unless it is 0.0.0.0 or ::.",
+    )
     port: int = _setting(8080, "TCP port to listen on.", minimum=0, maximum=65535)
     storage: str = _setting(
         "relay-data", "Where recordings are kept: a directory path, or `s3://bucket/prefix`."
@@ -135,7 +138,11 @@ class Settings:
         2 * 1024**3, "Bytes one device may upload per clock hour.", minimum=1
     )
     max_webrtc_sessions: int = _setting(
-        20, "Concurrent WebRTC sessions; more get `busy`.", minimum=0, maximum=10_000
+        35,
+        "Concurrent WebRTC sessions; more get `busy` (and use HTTPS). One relay process "
+        "carried 43-47 streams of 2 Mbit/s on one core (bench/relay_load.py).",
+        minimum=0,
+        maximum=10_000,
     )
     ice_servers: str = _setting(
         "", "Comma-separated STUN/TURN URLs given to the relay and to clients."
