@@ -1,9 +1,10 @@
 """Run every benchmark: python -m bench (make bench). Each prints figures and ratios."""
 
-from bench import capture_pipeline, end_to_end, relay_load, verify_throughput
+from bench import capture_pipeline, end_to_end, live_delay, relay_load, verify_throughput
 
 if __name__ == "__main__":
     verify_throughput.main([])
     capture_pipeline.main([])
     end_to_end.main([])
+    live_delay.main([])
     relay_load.main(["--quick"])
