@@ -185,7 +185,7 @@ def _record_watch_fetch(
     match = re.search(r"delay behind the phone: median ([0-9.]+) s", watched)
     if match:
         figures["live delay, phone to watcher (median)"] = f"{float(match.group(1)):.2f} s"
-    live = [c for c in _decoded_frames(demo.workdir / "ana-live.mp4")]
+    live = _decoded_frames(demo.workdir / "ana-live.mp4")
     demo.echo(f"  ana-live.mp4 decodes to {len(live)} video frames")
     demo.step("6. The alert the relay sent when the recording started (no content, no location)")
     if inbox.wait():
