@@ -298,3 +298,48 @@ def test_a_contact_watches_live_with_the_cli(phone: Phone) -> None:
         codes = [timecode.read_frame(frame) for frame in container.decode(video=0)]
     assert len(codes) == 45  # 3 s at 15 fps, all of it, live
     assert [c.frame for c in codes if c is not None] == list(range(45))
+
+
+def test_offline_recording_is_uploaded_later(phone: Phone) -> None:
+    offline = subprocess.run(
+        [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
+         "--fps", "15", "--duration", "2", "-o", "spool"],
+        cwd=phone.workdir, env=phone.environment(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    chunks, receipts = phone.spool_counts()
+    assert receipts == 0
+    result = run_testigo(
+        "upload", "spool", "--relay", phone.relay.url, "--relay-key", str(phone.relay.key),
+        cwd=phone.workdir,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert phone.spool_counts() == (chunks, chunks)
+    again = run_testigo(
+        "upload", "spool", "--relay", phone.relay.url, "--relay-key", str(phone.relay.key),
+        cwd=phone.workdir,
+    )  # fmt: skip
+    assert again.code == 0, again.err
+    assert "without a receipt" not in again.err  # nothing left to send
+    phone.fetch("later.tgr")
+    code, report = phone.verify("later.tgr")
+    assert code == 0, report
+
+
+def test_when_webrtc_is_refused_the_uploader_falls_back_to_https(tmp_path: Path) -> None:
+    run_testigo(
+        "keygen", "--role", "device", "-o", "home/device.key", "--no-passphrase", cwd=tmp_path
+    )
+    device = DeviceKey.parse(json.loads((tmp_path / "home/device.key").read_text())["public"])
+    lawyer = public_key(
+        run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
+    )
+    run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path)
+    relay = LocalRelay(tmp_path / "relay", settings=("max_webrtc_sessions=0",))
+    relay.enroll(device)
+    with relay:
+        phone = Phone(tmp_path, device, relay, relay.token(device))
+        notes = finish(phone.record("--duration", "2"))
+        assert "using HTTPS" in notes
+        chunks, receipts = phone.spool_counts()
+        assert chunks == receipts > 0
