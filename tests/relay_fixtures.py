@@ -1,8 +1,8 @@
 """Shared fixtures and helpers for the relay tests (tests/test_relay_*.py).
 
-Registered by `pytest_plugins = ["relay_fixtures"]` in the relay test modules (or once
-in tests/conftest.py). The S3 tests run against moto's standalone server, started once
-per session as a separate process on a free loopback port.
+Registered once for the whole suite by `pytest_plugins` in the root conftest.py. The
+S3 tests run against moto's standalone server, started once per session as a separate
+process on a free loopback port.
 """
 
 import dataclasses
@@ -26,7 +26,7 @@ from relay_server.settings import Settings
 from relay_server.storage import BlobStorage
 from relay_server.storage_fs import FilesystemStorage
 from relay_server.storage_s3 import S3Storage
-from tests.ceph_rgw import CephRgw, ceph_rgw_fixture
+from tests.ceph_rgw import CephRgw
 from vault import (
     Chunk,
     ChunkKind,
@@ -100,9 +100,6 @@ def moto_server() -> Iterator[MotoServer]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-SESSION_FIXTURES = (ceph_rgw_fixture,)
 
 
 @pytest_asyncio.fixture(params=["filesystem", "s3-moto", "s3-ceph", "s3-ceph-object-lock"])

@@ -30,7 +30,6 @@ from tests.relay_fixtures import MEDIA_TYPE
 from vault import ChunkKind, DeviceKey, RecipientIdentity, RecordingSealer, Role, SigningIdentity
 from vault import errors as vault_errors
 
-pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
 
 MakeServer = AiohttpServer

@@ -27,10 +27,9 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.ceph_rgw import CephRgw, CephStartError, ceph_rgw_fixture, require_ceph
+from tests.ceph_rgw import CephRgw, CephStartError, require_ceph
 
 # Importing the fixture function registers the session fixture `ceph_rgw` here.
-SESSION_FIXTURES = (ceph_rgw_fixture,)
 
 PUT_SIZE = 200_000
 PR_SET_CHILD_SUBREAPER = 36

@@ -62,7 +62,6 @@ from vault import (
     SigningIdentity,
 )
 
-pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 MakeServer = AiohttpServer

@@ -31,7 +31,6 @@ from vault import (
 from vault.format import Header
 from vault.receipts import Receipt, parse_receipts_file
 
-pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = pytest.mark.asyncio
 
 Client = TestClient[web.Request, web.Application]

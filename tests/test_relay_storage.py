@@ -15,12 +15,9 @@ from relay_server.errors import StorageError
 from relay_server.storage import BlobStorage, PutResult
 from relay_server.storage_fs import FilesystemStorage
 from relay_server.storage_s3 import S3Storage
-from tests.ceph_rgw import CephRgw, ceph_rgw_fixture
+from tests.ceph_rgw import CephRgw
 from tests.relay_fixtures import MotoServer
 
-SESSION_FIXTURES = (ceph_rgw_fixture,)
-
-pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = pytest.mark.asyncio
 
 DEVICE = bytes(range(32))

@@ -17,7 +17,6 @@ from tests.relay_fixtures import forged_chunk, seal_recording
 from vault import Chunk, RecipientIdentity, RelayKey, Role, SigningIdentity
 from vault.receipts import Receipt
 
-pytest_plugins = ["tests.relay_fixtures"]
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 
 Client = TestClient[web.Request, web.Application]

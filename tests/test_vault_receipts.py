@@ -15,8 +15,6 @@ from vault.receipts import (
     sign_receipt,
 )
 
-pytest_plugins = ["tests.relay_fixtures"]
-
 
 def test_receipt_layout_and_signature(
     relay_identity: SigningIdentity, device_identity: SigningIdentity, recipient: RecipientIdentity
