@@ -107,7 +107,7 @@ def _pipelined(
         for item in items:
             yield item if isinstance(item, FramingError) else check(item)
         return
-    window = workers * 2
+    window = workers * 4
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify") as pool:
         pending: deque[Future[ChunkCheck] | FramingError] = deque()
         for item in items:
