@@ -786,6 +786,30 @@ def relay_enroll(
     click.echo(f"{'enrolled' if added else 'already enrolled'}: device {device.fingerprint}")
 
 
+@relay.command("revoke")
+@click.argument("device_key")
+@storage_option
+@relay_key_option
+@set_option
+def relay_revoke(
+    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+) -> None:
+    """Refuse every further upload by DEVICE_KEY (a seized phone whose key may be misused).
+
+    What it uploaded before stays stored and readable with its tokens; receipts show when
+    each chunk arrived.
+    """
+    import asyncio
+
+    from relay_server.operator import revoke
+    from vault.keys import DeviceKey
+
+    device = DeviceKey.parse(device_key)
+    settings = _relay_settings(None, None, storage, relay_key, overrides)
+    changed = asyncio.run(revoke(settings, device))
+    click.echo(f"{'revoked' if changed else 'already revoked'}: device {device.fingerprint}")
+
+
 @relay.command("token")
 @click.argument("device_key")
 @storage_option

@@ -8,7 +8,6 @@ The record also lists where to send alerts when the device starts a recording.
 import asyncio
 import base64
 import dataclasses
-import hashlib
 import hmac
 import json
 import re
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from relay_server.storage import Storage
 from vault import DeviceKey
+from vault._primitives import hash32
 from vault.errors import MalformedError, TestigoError
 
 TOKEN_PREFIX: Final = "tg-token-"  # noqa: S105 - a prefix, not a secret
@@ -29,12 +29,13 @@ TOKEN_BYTES: Final = 32
 RECORD_VERSION: Final = 1
 MAX_ALERT_TARGETS: Final = 32
 MAX_TARGET_LENGTH: Final = 2048
+UPLOAD_CHECK_S: Final = 2.0
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
 def token_hash(token_bytes: bytes) -> bytes:
     """H("testigo/v1 relay-token" || token): BLAKE2b-256, as FORMAT.md's H."""
-    return hashlib.blake2b(TOKEN_CONTEXT + token_bytes, digest_size=32).digest()
+    return hash32(TOKEN_CONTEXT + token_bytes)
 
 
 def parse_token(text: str) -> bytes | None:
@@ -108,6 +109,7 @@ class DeviceRecord:
     enrolled_ms: int
     token_hashes: tuple[bytes, ...] = ()
     alerts: tuple[AlertTarget, ...] = ()
+    revoked_ms: int | None = None  # a seized device: no more uploads; reading still works
 
     def to_bytes(self) -> bytes:
         document: dict[str, object] = {
@@ -116,6 +118,7 @@ class DeviceRecord:
             "enrolled_ms": self.enrolled_ms,
             "token_hashes": [h.hex() for h in self.token_hashes],
             "alerts": [a.to_json() for a in self.alerts],
+            "revoked_ms": self.revoked_ms,
         }
         return (json.dumps(document, indent=2) + "\n").encode()
 
@@ -132,9 +135,11 @@ class DeviceRecord:
                 AlertTarget.make(str(a["kind"]), str(a["target"]))
                 for a in document.get("alerts", [])
             )
+            revoked = document.get("revoked_ms")
+            revoked_ms = None if revoked is None else int(revoked)
         except (ValueError, KeyError, TypeError, AlertTargetError):
             raise MalformedError("damaged relay device record") from None
-        return cls(device, enrolled_ms, hashes, alerts)
+        return cls(device, enrolled_ms, hashes, alerts, revoked_ms)
 
 
 class Enrollment:
@@ -143,6 +148,7 @@ class Enrollment:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._lock = asyncio.Lock()
+        self._may_upload: dict[bytes, tuple[float, bool]] = {}
 
     async def record(self, device: bytes) -> DeviceRecord | None:
         data = await self._storage.read_device_record(device)
@@ -153,6 +159,32 @@ class Enrollment:
 
     async def is_enrolled(self, device: bytes) -> bool:
         return await self.record(device) is not None
+
+    async def may_upload(self, device: bytes) -> bool:
+        """Enrolled and not revoked. Cached for UPLOAD_CHECK_S, so a revocation made by
+        another process (testigo relay revoke) takes effect within that time."""
+        now = time.monotonic()
+        cached = self._may_upload.get(device)
+        if cached is not None and now - cached[0] < UPLOAD_CHECK_S:
+            return cached[1]
+        record = await self.record(device)
+        allowed = record is not None and record.revoked_ms is None
+        self._may_upload[device] = (now, allowed)
+        return allowed
+
+    async def revoke(self, device: DeviceKey) -> bool:
+        """Refuse every further upload by device (its stored recordings stay readable).
+        False when it already was revoked."""
+        async with self._lock:
+            record = await self.record(device.raw)
+            if record is None:
+                raise TestigoError("this device is not enrolled", hint="see testigo relay enroll")
+            if record.revoked_ms is not None:
+                return False
+            updated = dataclasses.replace(record, revoked_ms=time.time_ns() // 1_000_000)
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            self._may_upload.pop(device.raw, None)
+            return True
 
     async def enroll(self, device: DeviceKey) -> bool:
         """Enroll device; False when it already was (its tokens are kept)."""

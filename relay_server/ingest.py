@@ -119,7 +119,9 @@ class Ingest:
             raise RelayError(code, f"header: {error}") from None
         if not await self._enrolled(header.device_key):
             log_event(logging.WARNING, "header.unknown_device", recording=header.recording_id.hex())
-            raise RelayError(ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay")
+            raise RelayError(
+                ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay (or revoked)"
+            )
         try:
             verifier = RecordingVerifier(header)
         except TamperedError:
@@ -153,7 +155,7 @@ class Ingest:
 
     async def _enrolled(self, device: bytes) -> bool:
         try:
-            return await self._enrollment.is_enrolled(device)
+            return await self._enrollment.may_upload(device)
         except StorageError as error:
             raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
         except MalformedError:
@@ -235,6 +237,8 @@ class Ingest:
         return chunk
 
     async def _accept_chunk(self, accepted: AcceptedRecording, data: bytes) -> StoredChunk:
+        if not await self._enrolled(accepted.device):
+            raise RelayError(ErrorCode.UNKNOWN_DEVICE, "this device was revoked on this relay")
         chunk = self._check(accepted, data)
         device, recording_id, index = accepted.device, accepted.recording_id, chunk.index
         if not self._budget.allows(device, len(data)):

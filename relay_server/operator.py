@@ -38,3 +38,12 @@ async def add_alert_target(settings: Settings, device: DeviceKey, kind: str, tar
         return await Enrollment(storage).add_alert_target(device, alert)
     finally:
         await storage.close()
+
+
+async def revoke(settings: Settings, device: DeviceKey) -> bool:
+    """Refuse every further upload by device (a seized phone); False if it already was."""
+    storage = open_storage(settings)
+    try:
+        return await Enrollment(storage).revoke(device)
+    finally:
+        await storage.close()

@@ -331,3 +331,36 @@ async def test_relay_key_is_loaded_from_its_identity_file(
     )
     with pytest.raises(Exception, match="not a relay identity"):
         create_app(relay_settings.replace(relay_key=str(device_path)))
+
+
+async def test_a_revoked_device_uploads_nothing_more_but_stays_readable(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: SigningIdentity,
+    device_identity: SigningIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    assert await operator.enroll(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    before = seal_recording(device_identity, recipient, [100, 200, 5])
+    # The relay the operator revokes through is another process in real life: the running
+    # relay re-reads the device record, so revocation shows there too.
+    relay = await aiohttp_client(create_app(relay_settings, relay=relay_identity))
+    await post_header(relay, before)
+    first = await relay.post(chunk_url(device_identity, before), data=before.chunks[0])
+    assert first.status == 200
+    assert await operator.revoke(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    assert not await operator.revoke(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    fresh = await aiohttp_client(create_app(relay_settings, relay=relay_identity))
+    refused = await fresh.post(chunk_url(device_identity, before), data=before.chunks[1])
+    assert await error_of(refused) == (403, "unknown_device")
+    after = seal_recording(device_identity, recipient, [100])
+    assert await error_of(await fresh.post("/v1/headers", data=after.header)) == (
+        403,
+        "unknown_device",
+    )
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"/v1/devices/{device_identity.public}/recordings/{before.recording_id.hex()}"
+    archive = await fresh.get(f"{base}/archive", headers=auth)
+    assert archive.status == 200
+    assert await archive.read() == before.header + before.chunks[0]
