@@ -61,6 +61,17 @@ class _InFlight:
     device_time_ms: int
 
 
+async def _discard(attempt: "asyncio.Future[WebRTCTransport]") -> None:
+    """Stop a WebRTC attempt that is no longer wanted, closing it if it connected."""
+    if not attempt.done():
+        attempt.cancel()
+    try:
+        transport = await attempt
+    except (asyncio.CancelledError, ConnectionLost):
+        return
+    await transport.close()
+
+
 class Uploader:
     """Uploads one spooled recording. Call `chunk_added` when the recorder adds one."""
 
@@ -114,65 +125,94 @@ class Uploader:
     # -- the loop --
 
     async def run(self) -> None:
-        """Upload until every chunk has a receipt and the recorder is done."""
+        """Upload until every chunk has a receipt and the recorder is done.
+
+        Chunks start flowing over HTTPS at once while WebRTC connects alongside; the
+        uploader moves to WebRTC as soon as its data channel is open (so the first
+        receipt never waits for ICE), and stays on HTTPS when WebRTC cannot connect,
+        trying again every HTTPS_STINT_S.
+        """
         backoff = BACKOFF_INITIAL_S
         webrtc_due = 0.0
+        attempt: asyncio.Task[WebRTCTransport] | None = None
         async with aiohttp.ClientSession() as session:
-            while not self._finished():
-                transport: Transport | None = None
-                try:
-                    transport, webrtc_due = await self._connect(session, webrtc_due)
-                    await transport.hello(self._header)
-                    backoff = BACKOFF_INITIAL_S
-                    deadline = (
-                        time.monotonic() + HTTPS_STINT_S if transport.name == "https" else None
-                    )
-                    await self._pump(transport, deadline)
-                except ConnectionLost as lost:
-                    self._note(f"connection to the relay lost ({lost}); retrying")
-                    await asyncio.sleep(backoff)  # retry pacing, not synchronisation
-                    backoff = min(backoff * 2, BACKOFF_MAX_S)
-                finally:
-                    if transport is not None:
-                        await transport.close()
+            try:
+                while not self._finished():
+                    if self._webrtc and attempt is None and time.monotonic() >= webrtc_due:
+                        attempt = asyncio.ensure_future(
+                            WebRTCTransport.connect(session, self.relay_url)
+                        )
+                    transport: Transport | None = None
+                    try:
+                        if attempt is not None and attempt.done():
+                            finished, attempt = attempt, None
+                            try:
+                                transport = finished.result()
+                            except ConnectionLost as error:
+                                self._note(f"{error}; using HTTPS")
+                                webrtc_due = time.monotonic() + HTTPS_STINT_S
+                                continue
+                        if transport is None:
+                            transport = HTTPSTransport(session, self.relay_url)
+                        await transport.hello(self._header)
+                        backoff = BACKOFF_INITIAL_S
+                        on_https = transport.name == "https"
+                        await self._pump(
+                            transport,
+                            switch=attempt if on_https else None,
+                            deadline=(
+                                webrtc_due
+                                if self._webrtc and on_https and attempt is None
+                                else None
+                            ),
+                        )
+                    except ConnectionLost as lost:
+                        self._note(f"connection to the relay lost ({lost}); retrying")
+                        await asyncio.sleep(backoff)  # retry pacing, not synchronisation
+                        backoff = min(backoff * 2, BACKOFF_MAX_S)
+                    finally:
+                        if transport is not None:
+                            await transport.close()
+            finally:
+                if attempt is not None:
+                    await _discard(attempt)
 
     def _finished(self) -> bool:
         return self._recording_done and not self._queued - self._given_up
 
-    async def _connect(
-        self, session: aiohttp.ClientSession, webrtc_due: float
-    ) -> tuple[Transport, float]:
-        if self._webrtc and time.monotonic() >= webrtc_due:
-            try:
-                return await WebRTCTransport.connect(session, self.relay_url), webrtc_due
-            except ConnectionLost as error:
-                self._note(f"{error}; using HTTPS")
-                webrtc_due = time.monotonic() + HTTPS_STINT_S
-        return HTTPSTransport(session, self.relay_url), webrtc_due
-
-    async def _pump(self, transport: Transport, deadline: float | None) -> None:
-        """Send and collect receipts until done, or the HTTPS stint is over."""
+    async def _pump(
+        self,
+        transport: Transport,
+        *,
+        switch: "asyncio.Future[WebRTCTransport] | None",
+        deadline: float | None,
+    ) -> None:
+        """Send and collect receipts until done, or until it is time to change transport:
+        the WebRTC attempt `switch` has finished, or `deadline` (try WebRTC again) passed."""
         in_flight: dict[int, _InFlight] = {}
         answers: asyncio.Task[Answer] | None = None
         try:
             while True:
                 self._wake.clear()
-                stint_over = deadline is not None and time.monotonic() >= deadline
+                stint_over = (switch is not None and switch.done()) or (
+                    deadline is not None and time.monotonic() >= deadline
+                )
                 while not stint_over and self._pending and len(in_flight) < WINDOW_CHUNKS:
                     await self._send(transport, self._pending.pop(0), in_flight)
                 if not in_flight:
                     if self._finished() or stint_over:
                         return
                     if not self._pending:
-                        await self._wait_for_work(deadline)
+                        await self._wait_for_work(switch, deadline)
                     continue
                 if answers is None:
                     answers = asyncio.ensure_future(transport.answer())
                 oldest = min(flight.sent_at for flight in in_flight.values())
                 timeout = max(0.0, oldest + RECEIPT_TIMEOUT_S - time.monotonic())
                 waker = asyncio.ensure_future(self._wake.wait())
+                waits: set[asyncio.Future[object]] = {answers, waker}  # type: ignore[arg-type]
                 done, _ = await asyncio.wait(
-                    {answers, waker}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 waker.cancel()
                 if answers in done:
@@ -188,13 +228,17 @@ class Uploader:
                 self._pending.append(index)
             self._pending.sort()
 
-    async def _wait_for_work(self, deadline: float | None) -> None:
+    async def _wait_for_work(
+        self, switch: "asyncio.Future[WebRTCTransport] | None", deadline: float | None
+    ) -> None:
+        """Wait for a new chunk, the end of the recording, or a reason to change transport."""
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            async with asyncio.timeout(timeout):
-                await self._wake.wait()
-        except TimeoutError:
-            return
+        waker = asyncio.ensure_future(self._wake.wait())
+        waits: set[asyncio.Future[object]] = {waker}  # type: ignore[arg-type]
+        if switch is not None:
+            waits.add(switch)  # type: ignore[arg-type]
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        waker.cancel()
 
     async def _send(
         self, transport: Transport, index: int, in_flight: dict[int, _InFlight]
