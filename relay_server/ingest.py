@@ -24,7 +24,6 @@ from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayKey, Signing
 from vault.errors import MalformedError, TamperedError
 from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE
 from vault.receipts import Receipt, sign_receipt
-from vault.verify import RawChunk
 
 
 def now_ms() -> int:
@@ -229,7 +228,7 @@ class Ingest:
             raise RelayError(
                 ErrorCode.RECORDING_LIMIT, "too many chunks in one recording", index=chunk.index
             )
-        check = accepted.verifier.check(RawChunk.split(data))
+        check = accepted.verifier.check_parsed(chunk)
         if check.problem is not None:
             raise RelayError(
                 ErrorCode.BAD_SIGNATURE, "the chunk failed authentication", index=chunk.index

@@ -226,30 +226,35 @@ class RecordingVerifier:
             chunk = Chunk.from_parts(data.preamble, data.ciphertext)
         except MalformedError as error:
             return ChunkCheck(None, data.size, str(error))
+        return self.check_parsed(chunk)
+
+    def check_parsed(self, chunk: Chunk) -> ChunkCheck:
+        """`check` for a chunk already parsed (the relay parses each chunk once)."""
+        size = chunk.size
         if chunk.recording_id != self.header.recording_id:
-            return ChunkCheck(chunk, data.size, "belongs to another recording")
+            return ChunkCheck(chunk, size, "belongs to another recording")
         if len(chunk.ciphertext) > self.header.max_chunk_size:
-            return ChunkCheck(chunk, data.size, "larger than the header allows")
+            return ChunkCheck(chunk, size, "larger than the header allows")
         if not (
             p.constant_time_equal(p.hash32(chunk.ciphertext), chunk.ciphertext_hash)
             and p.ed25519_verify(
                 self.header.device_key, chunk.signature_message(self._header_hash), chunk.signature
             )
         ):
-            return ChunkCheck(chunk, data.size, INVALID_CHUNK)
+            return ChunkCheck(chunk, size, INVALID_CHUNK)
         if self._opener is None:
-            return ChunkCheck(chunk, data.size)
+            return ChunkCheck(chunk, size)
         try:
             plaintext = self._opener.open(chunk)
         except TamperedError:
-            return ChunkCheck(chunk, data.size, INVALID_CHUNK)
+            return ChunkCheck(chunk, size, INVALID_CHUNK)
         metadata = None
         if chunk.kind is ChunkKind.METADATA:
             try:
                 metadata = parse_metadata(plaintext)
             except MalformedError as error:
-                return ChunkCheck(chunk, data.size, str(error))
-        return ChunkCheck(chunk, data.size, None, plaintext, metadata)
+                return ChunkCheck(chunk, size, str(error))
+        return ChunkCheck(chunk, size, None, plaintext, metadata)
 
     def accept(self, check: ChunkCheck) -> bool:
         """Apply the sequence checks; True when the chunk counts as valid evidence."""
