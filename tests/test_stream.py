@@ -225,7 +225,7 @@ def test_network_cut_for_10_s_the_backlog_arrives_in_order(phone: Phone) -> None
         _, receipts_at_cut = phone.spool_counts()
         wait_until(lambda: time.monotonic() - cut_at >= 10, "10 s of cut", recorder)
         chunks_during, receipts_during = phone.spool_counts()
-        assert receipts_during <= receipts_at_cut + 1  # at most one answer was in flight
+        assert receipts_during <= receipts_at_cut + 2  # only answers already on their way
         assert chunks_during >= receipts_during + 8  # the backlog built up on the device
         proxy.set_cut(False)
         finish(recorder)
