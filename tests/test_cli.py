@@ -91,15 +91,17 @@ def sealed(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Path:
 
 
 def test_keygen_prints_key_and_fingerprint_and_protects_file(tmp_path: Path) -> None:
+    passphrase = "a long passphrase"  # spaces: cannot occur by chance in the file's base64
     result = run_testigo(
-        "keygen", "--role", "lawyer", "-o", "l.key", cwd=tmp_path, env={"TESTIGO_PASSPHRASE": "pw"}
-    )
+        "keygen", "--role", "lawyer", "-o", "l.key", cwd=tmp_path,
+        env={"TESTIGO_PASSPHRASE": passphrase},
+    )  # fmt: skip
     assert public_key(result).startswith("tg-recipient-")
     assert "fingerprint:" in result.out
     assert (tmp_path / "l.key").stat().st_mode & 0o777 == 0o600
     document = json.loads((tmp_path / "l.key").read_text())
     assert document["protection"] == "argon2id"
-    assert "pw" not in (tmp_path / "l.key").read_text()
+    assert passphrase not in (tmp_path / "l.key").read_text()
 
 
 def test_keygen_without_terminal_or_passphrase_refuses(tmp_path: Path) -> None:
