@@ -256,7 +256,7 @@ async def test_a_new_recording_alerts_by_email_and_webhook_once(
 
     recording_id = header[11:27].hex()
     everything = [envelope.content.decode(), json.dumps(notice)]
-    for leak in ["40.41", "3.703", "location", token, str(recipient.public), recording_id]:
+    for leak in ["40.41678", "3.70379", "location", token, str(recipient.public), recording_id]:
         for sent in everything:
             assert leak not in sent
     assert SECRET_PAYLOAD not in envelope.content
