@@ -169,39 +169,44 @@ async def list_recordings(request: web.Request) -> web.Response:
     return web.json_response({"recordings": recordings})
 
 
-async def download_archive(request: web.Request) -> web.StreamResponse:
+async def _stream_recording(
+    request: web.Request,
+    content_type: str,
+    first: Callable[[bytes], bytes],
+    per_chunk: Callable[[bytes, bytes, int], Awaitable[bytes | None]],
+) -> web.StreamResponse:
+    """Stream first(header), then per_chunk(...) for each stored index, in index order."""
     device = await authorized_device(request)
     recording_id = recording_id_from_path(request)
     storage = request.app[STORAGE]
     header = await storage.read_header(device.raw, recording_id)
     if header is None:
         raise RelayError(ErrorCode.NOT_FOUND, "no such recording")
-    response = web.StreamResponse(headers={"Content-Type": RECORDING_TYPE})
+    response = web.StreamResponse(headers={"Content-Type": content_type})
     await response.prepare(request)
-    await response.write(header)
+    await response.write(first(header))
     async for index in storage.chunk_indices(device.raw, recording_id):
-        chunk = await storage.read_chunk(device.raw, recording_id, index)
-        if chunk is not None:
-            await response.write(chunk)
+        item = await per_chunk(device.raw, recording_id, index)
+        if item is not None:
+            await response.write(item)
     await response.write_eof()
     return response
+
+
+async def download_archive(request: web.Request) -> web.StreamResponse:
+    """The recording file (FORMAT.md §3): header, then chunks."""
+    storage = request.app[STORAGE]
+    return await _stream_recording(
+        request, RECORDING_TYPE, lambda header: header, storage.read_chunk
+    )
 
 
 async def download_receipts(request: web.Request) -> web.StreamResponse:
-    device = await authorized_device(request)
-    recording_id = recording_id_from_path(request)
+    """The receipts file (PROTOCOL.md §2.1)."""
     storage = request.app[STORAGE]
-    if await storage.read_header(device.raw, recording_id) is None:
-        raise RelayError(ErrorCode.NOT_FOUND, "no such recording")
-    response = web.StreamResponse(headers={"Content-Type": RECEIPTS_TYPE})
-    await response.prepare(request)
-    await response.write(RECEIPTS_FILE_MAGIC)
-    async for index in storage.chunk_indices(device.raw, recording_id):
-        receipt = await storage.read_receipt(device.raw, recording_id, index)
-        if receipt is not None:
-            await response.write(receipt)
-    await response.write_eof()
-    return response
+    return await _stream_recording(
+        request, RECEIPTS_TYPE, lambda _header: RECEIPTS_FILE_MAGIC, storage.read_receipt
+    )
 
 
 # -- live viewing --

@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import av
 import pytest
 
 from capture.synthetic import write_synthetic_clip
+from stream.local_relay import cli_command
 
-TESTIGO = [str(Path(sys.executable).with_name("testigo"))]
+TESTIGO = cli_command()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pytest
 from capture.encoder import CaptureConfig
 from capture.recorder import Location, Recorder
 from capture.sources import SyntheticSource
+from stream.local_relay import cli_command
 from tests.test_cli import assert_clean_error, public_key, run_testigo
 from vault import RecipientIdentity, Role, SigningIdentity, verify_file
 from vault.format import payload_key
@@ -97,7 +98,7 @@ def phone(tmp_path: Path) -> Path:
 def start_recording(phone: Path) -> subprocess.Popen[str]:
     environment = {**os.environ, "TESTIGO_HOME": str(phone / "home")}
     return subprocess.Popen(
-        [*_testigo(), "record", "--source", "synthetic", "--resolution", "320x240",
+        [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
          "--fps", "15", "--duration", "60", "-o", "spool"],
         cwd=phone,
         env=environment,
@@ -105,12 +106,6 @@ def start_recording(phone: Path) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-
-
-def _testigo() -> list[str]:
-    from tests.test_cli import TESTIGO
-
-    return TESTIGO
 
 
 def wait_for_chunks(spool: Path, count: int, process: subprocess.Popen[str]) -> None:

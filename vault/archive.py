@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from vault.errors import MalformedError, TamperedError, TestigoError
+from vault.errors import MalformedError, TestigoError
 from vault.format import (
     CHUNK_PREAMBLE_SIZE,
     HEADER_MAX_SIZE,
@@ -139,8 +139,7 @@ def verify_chunks(
     identities are given but none opens the recording. Problems with chunks do not
     raise: they are in the report, and every valid chunk still reaches `sink`.
     """
-    if not header.signature_is_valid():
-        raise TamperedError("the recording header failed authentication")
+    # Both check the header signature first (TamperedError), the opener before any stanza.
     opener = RecordingOpener(header, identities) if identities else None
     verifier = RecordingVerifier(header, opener)
     header_size = len(bytes(header))
