@@ -535,7 +535,7 @@ def recommend(best: Step | None, steps: list[Step]) -> None:
         f"({ADMISSION_HEADROOM:.0%} of the {best.streams} sessions one relay core carried "
         "with p99 < 1 s; the relay is one event loop, so this is per process, not per "
         "machine core; the headroom leaves CPU for HTTPS uploads and signaling; the current "
-        "default is 20)."
+        f"default is {Settings().max_webrtc_sessions})."
     )
     if not failed_above:
         print("  (no failing WebRTC step was measured, so the true limit may be higher)")
