@@ -31,8 +31,8 @@ from vault.verify import Status
 
 if TYPE_CHECKING:
     from relay_server.settings import Settings
-    from stream.live_session import RelayTarget, UploadSummary
-    from stream.watch import WatchEvent
+    from stream.contact.watch import WatchEvent
+    from stream.phone.live_session import RelayTarget, UploadSummary
 
 EXIT_ERROR = 1
 EXIT_NOT_FOR_ME = 30
@@ -121,7 +121,7 @@ def _capability_token(token_fd: int | None) -> str:
     """The relay read token: from a file descriptor or $TESTIGO_TOKEN, never argv."""
     import os
 
-    from stream.fetch import TOKEN_VARIABLE
+    from stream.contact.fetch import TOKEN_VARIABLE
     from vault.passphrase import read_secret_fd
 
     token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
@@ -393,7 +393,7 @@ def record(
         return
     import asyncio
 
-    from stream.live_session import record_and_stream
+    from stream.phone.live_session import record_and_stream
 
     summary = asyncio.run(
         record_and_stream(options, device, recipients, relay_target, echo, webrtc=not https_only)
@@ -406,7 +406,7 @@ def _stderr_echo(line: str) -> None:
 
 
 def _relay_target(url: str | None, key_text: str | None) -> "RelayTarget | None":
-    from stream.live_session import RelayTarget
+    from stream.phone.live_session import RelayTarget
     from vault.keys import RelayKey
 
     if url is None and key_text is None:
@@ -441,7 +441,7 @@ def upload(spool: Path, relay_url: str, relay_key_text: str, https_only: bool) -
     """Send every chunk in SPOOL that has no relay receipt yet."""
     import asyncio
 
-    from stream.live_session import upload_spool
+    from stream.phone.live_session import upload_spool
 
     target = _relay_target(relay_url, relay_key_text)
     assert target is not None
@@ -582,7 +582,7 @@ def fetch(
     """Download a sealed recording and its receipts from a relay (for lawyers)."""
     import asyncio
 
-    from stream.fetch import fetch_recording, list_remote
+    from stream.contact.fetch import fetch_recording, list_remote
     from vault.keys import DeviceKey
 
     device = DeviceKey.parse(device_text)
@@ -640,8 +640,8 @@ def watch(
     """Watch a device's recordings live: wait for the next one (or join one in progress)."""
     import asyncio
 
-    from stream.watch import watch as watch_live
-    from stream.watch_text import describe
+    from stream.contact.watch import watch as watch_live
+    from stream.contact.watch_text import describe
     from vault.keys import DeviceKey
 
     device = DeviceKey.parse(device_text)
@@ -686,7 +686,7 @@ def watch(
 )
 def demo(workdir: Path) -> None:
     """Run the whole mission on this machine and print each step."""
-    from stream.demo import run_demo
+    from stream.demo.mission import run_demo
 
     run_demo(workdir, echo=click.echo)
 

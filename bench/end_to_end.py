@@ -27,8 +27,8 @@ from pathlib import Path
 import av
 
 from capture import timecode
-from stream.fetch import fetch_recording
-from stream.local_relay import LocalRelay, cli_command
+from stream.contact.fetch import fetch_recording
+from stream.demo.local_relay import LocalRelay, cli_command
 from vault import RecipientIdentity, verify_file
 from vault.format import Chunk, ChunkKind
 from vault.identity import Role, StoredIdentity, generate_identity, save_identity

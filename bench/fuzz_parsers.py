@@ -19,13 +19,13 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
-    from relay_server.errors import RelayError
-    from relay_server.protocol import ChunkFrame, Reassembler, parse_message
     from vault.archive import verify_stream
     from vault.errors import TestigoError
     from vault.identity import decode_identity, no_passphrase
     from vault.keys import DeviceKey, RecipientKey
-    from vault.receipts import parse_receipts_file
+    from vault.wire.datachannel import ChunkFrame, Reassembler, parse_message
+    from vault.wire.errors import RelayError
+    from vault.wire.receipts_file import parse_receipts_file
 
 
 def recording(data: bytes) -> None:
@@ -80,8 +80,9 @@ def seeds(name: str) -> list[bytes]:
         encode_identity,
         generate_identity,
     )
-    from vault.receipts import encode_receipts_file, sign_receipt
+    from vault.receipts import sign_receipt
     from vault.seal import RecordingSealer
+    from vault.wire.receipts_file import encode_receipts_file
 
     device = SigningIdentity.generate(Role.DEVICE)
     recipient = RecipientIdentity.generate()

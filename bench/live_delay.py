@@ -2,7 +2,7 @@
 
 A real relay process, a real `testigo record --relay` process (synthetic source, whose
 picture carries its capture time as a machine-readable time code) and an in-process
-`stream.watch.watch` client. For every frame: the wall-clock time at which the fragment
+`stream.contact.watch.watch` client. For every frame: the wall-clock time at which the fragment
 holding it reached the watcher (decrypted and verified), minus the capture time burned
 into the picture. A frame waits for the rest of its fragment, so the delay grows with the
 fragment length; the figures are given per frame, and for the newest frame of each
@@ -25,8 +25,8 @@ from bench.end_to_end import Phone, p95
 from capture import timecode
 from capture.boxes import SegmentStream
 from capture.segments import SegmentKind
-from stream.local_relay import LocalRelay, cli_command
-from stream.watch import ChunkReceived, Connected, WatchEvent, watch
+from stream.contact.watch import ChunkReceived, Connected, WatchEvent, watch
+from stream.demo.local_relay import LocalRelay, cli_command
 from vault.format import ChunkKind
 
 

@@ -31,10 +31,12 @@ from typing import Final
 import aiohttp
 import aioice.ice
 
-from relay_server.client import ChannelClosed, DataChannelClient, json_signaling
-from relay_server.errors import ErrorCode, RelayError
-from relay_server.protocol import ErrorMessage, ReceiptMessage
+from stream.phone.datachannel import ChannelClosed, DataChannelClient, json_signaling
 from vault import ChunkKind, RecipientIdentity, RecordingSealer, Role, SigningIdentity
+from vault.errors import MalformedError
+from vault.wire import routes
+from vault.wire.datachannel import ErrorMessage, ReceiptMessage
+from vault.wire.errors import ErrorBody, ErrorCode, RelayError
 
 MEDIA_TYPE: Final = 'video/mp4; codecs="avc1.42E01E"'
 CONNECT_CONCURRENCY: Final = 8
@@ -160,8 +162,8 @@ async def sleep_until(moment: float) -> None:
 
 def error_name(body: bytes, status: int) -> str:
     try:
-        return str(json.loads(body)["error"]["name"])
-    except (ValueError, KeyError, TypeError):
+        return ErrorBody.parse(body).code.wire_name
+    except MalformedError:
         return f"http_{status}"
 
 
@@ -188,7 +190,9 @@ class WebRTCDevice(Device):
     async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
         async def post(body: bytes) -> bytes:
             async with session.post(
-                f"{url}/v1/webrtc/offer", data=body, headers={"Content-Type": "application/json"}
+                routes.WEBRTC_OFFER.url(url),
+                data=body,
+                headers={"Content-Type": "application/json"},
             ) as response:
                 data = await response.read()
                 if response.status != 200:
@@ -266,13 +270,17 @@ class HTTPSDevice(Device):
     async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
         self.session = session
         async with session.post(
-            f"{url}/v1/headers", data=self.recording.header, headers={"Content-Type": CHUNK_TYPE}
+            routes.HEADERS.url(url),
+            data=self.recording.header,
+            headers={"Content-Type": CHUNK_TYPE},
         ) as response:
             body = await response.read()
             if response.status != 200:
                 raise Refused(error_name(body, response.status))
         recording = self.recording
-        self.chunk_url = f"{url}/v1/recordings/{recording.device}/{recording.recording_id}/chunks"
+        self.chunk_url = routes.CHUNKS.url(
+            url, device=recording.device, recording_id=recording.recording_id
+        )
 
     async def _post(self, index: int, scheduled: float, results: Results) -> None:
         session = self.session

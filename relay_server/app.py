@@ -105,5 +105,5 @@ def create_app(
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_connections)
     app.middlewares.append(http_api.error_middleware)
-    app.add_routes(http_api.routes())
+    app.add_routes(http_api.route_table())
     return app

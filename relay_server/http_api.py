@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from relay_server.errors import ErrorCode, RelayError, StorageError
+from relay_server.errors import StorageError
 from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.state import (
     ENROLLMENT,
@@ -30,21 +30,18 @@ from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
 from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
-from vault.receipts import RECEIPTS_FILE_MAGIC
+from vault.wire import routes
+from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
+from vault.wire.errors import ErrorBody, ErrorCode, RelayError
+from vault.wire.receipts_file import RECEIPTS_FILE_MAGIC
 
-RECEIPT_TYPE = "application/vnd.testigo.receipt"
-RECORDING_TYPE = "application/vnd.testigo.recording"
-RECEIPTS_TYPE = "application/vnd.testigo.receipts"
 _RECORDING_ID = re.compile(r"^[0-9a-f]{32}$")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def error_response(error: RelayError) -> web.Response:
-    body = {"error": {"code": int(error.code), "name": error.code.wire_name, "message": str(error)}}
-    if error.index is not None:
-        body["error"]["index"] = error.index
-    return web.json_response(body, status=error.code.http_status)
+    return web.json_response(ErrorBody.of(error).to_json(), status=error.code.http_status)
 
 
 @web.middleware
@@ -113,13 +110,10 @@ async def post_header(request: web.Request) -> web.Response:
     ingest = request.app[INGEST]
     accepted = await ingest.accept_header(data)
     held = await ingest.held_ranges(accepted)
-    return web.json_response(
-        {
-            "device": str(DeviceKey(accepted.device)),
-            "recording_id": accepted.recording_id.hex(),
-            "held": [list(r) for r in held],
-        }
+    document = HeaderAccepted(
+        str(DeviceKey(accepted.device)), accepted.recording_id.hex(), tuple(held)
     )
+    return web.Response(body=bytes(document), content_type="application/json")
 
 
 async def post_chunk(request: web.Request) -> web.Response:
@@ -131,7 +125,7 @@ async def post_chunk(request: web.Request) -> web.Response:
     stored = await ingest.accept_chunk(accepted, data)
     return web.Response(
         body=stored.receipt,
-        content_type=RECEIPT_TYPE,
+        content_type=routes.RECEIPT_TYPE,
         headers={"Testigo-Duplicate": "1" if stored.duplicate else "0"},
     )
 
@@ -163,10 +157,9 @@ async def list_recordings(request: web.Request) -> web.Response:
         count = sum([1 async for _ in storage.chunk_indices(device.raw, recording_id)])
         header = await storage.read_header(device.raw, recording_id)
         created_ms = Header.parse(header).created_ms if header is not None else None
-        recordings.append(
-            {"recording_id": recording_id.hex(), "chunks": count, "created_ms": created_ms}
-        )
-    return web.json_response({"recordings": recordings})
+        recordings.append(RecordingEntry(recording_id.hex(), count, created_ms))
+    listing = RecordingList(tuple(recordings))
+    return web.Response(body=bytes(listing), content_type="application/json")
 
 
 async def _stream_recording(
@@ -197,7 +190,7 @@ async def download_archive(request: web.Request) -> web.StreamResponse:
     """The recording file (FORMAT.md §3): header, then chunks."""
     storage = request.app[STORAGE]
     return await _stream_recording(
-        request, RECORDING_TYPE, lambda header: header, storage.read_chunk
+        request, routes.RECORDING_TYPE, lambda header: header, storage.read_chunk
     )
 
 
@@ -205,7 +198,7 @@ async def download_receipts(request: web.Request) -> web.StreamResponse:
     """The receipts file (PROTOCOL.md §2.1)."""
     storage = request.app[STORAGE]
     return await _stream_recording(
-        request, RECEIPTS_TYPE, lambda _header: RECEIPTS_FILE_MAGIC, storage.read_receipt
+        request, routes.RECEIPTS_TYPE, lambda _header: RECEIPTS_FILE_MAGIC, storage.read_receipt
     )
 
 
@@ -285,17 +278,16 @@ async def healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok\n")
 
 
-def routes() -> list[web.RouteDef]:
-    recording = "/v1/devices/{device}/recordings/{recording_id}"
+def route_table() -> list[web.RouteDef]:
     return [
-        web.get("/v1/webrtc/config", webrtc_config),
-        web.post("/v1/webrtc/offer", webrtc_offer),
-        web.post("/v1/headers", post_header),
-        web.post("/v1/recordings/{device}/{recording_id}/chunks", post_chunk),
-        web.get("/v1/devices/{device}/recordings", list_recordings),
-        web.get(recording + "/archive", download_archive),
-        web.get(recording + "/receipts", download_receipts),
-        web.get("/v1/devices/{device}/live", live),
-        web.get("/metrics", metrics),
-        web.get("/healthz", healthz),
+        web.get(routes.WEBRTC_CONFIG.template, webrtc_config),
+        web.post(routes.WEBRTC_OFFER.template, webrtc_offer),
+        web.post(routes.HEADERS.template, post_header),
+        web.post(routes.CHUNKS.template, post_chunk),
+        web.get(routes.RECORDINGS.template, list_recordings),
+        web.get(routes.ARCHIVE.template, download_archive),
+        web.get(routes.RECEIPTS.template, download_receipts),
+        web.get(routes.LIVE.template, live),
+        web.get(routes.METRICS.template, metrics),
+        web.get(routes.HEALTHZ.template, healthz),
     ]

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from relay_server.enrollment import Enrollment
-from relay_server.errors import ErrorCode, RelayError, StorageError
+from relay_server.errors import StorageError
 from relay_server.limits import HourlyBudget
 from relay_server.logs import log_event
 from relay_server.metrics import Metrics
-from relay_server.protocol import index_ranges
 from relay_server.settings import Settings
 from relay_server.storage import PutResult, Storage
 from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayKey, SigningIdentity
 from vault.errors import MalformedError, TamperedError
 from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE
 from vault.receipts import Receipt, sign_receipt
+from vault.wire.datachannel import index_ranges
+from vault.wire.errors import ErrorCode, RelayError
 
 
 def now_ms() -> int:

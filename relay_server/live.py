@@ -12,11 +12,9 @@ The hub holds nothing a relay could not already read: headers and sealed chunks.
 
 import asyncio
 import logging
-import struct
 import weakref
 from collections import deque
 from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import Final
 
 import aiohttp
@@ -25,27 +23,16 @@ from aiohttp import web
 from relay_server.ingest import AcceptedRecording
 from relay_server.logs import log_event
 from vault import Chunk, ChunkKind, DeviceKey
+from vault.wire.live import EndReason, LiveChunk, LiveDropped, LiveEnd, LiveHeader, LiveType
 
 NO_INDEX: Final = -1
 SHUTDOWN_WAIT_S: Final = 2.0
 
 
-class LiveType(IntEnum):
-    """The first byte of every live WebSocket message (docs/PROTOCOL.md §12)."""
-
-    HEADER = 0x01
-    CHUNK = 0x02
-    DROPPED = 0x03
-    END = 0x04
-
-
-class EndReason(IntEnum):
-    SHUTDOWN = 1
-
-
 @dataclass(frozen=True)
-class LiveMessage:
-    """One message, encoded once and shared by every viewer's queue."""
+class Outgoing:
+    """One live message (`vault.wire.live`), encoded once and shared by every viewer's
+    queue, with what the hub needs to know of it."""
 
     type: LiveType
     frame: bytes
@@ -53,21 +40,20 @@ class LiveMessage:
     index: int = NO_INDEX
 
     @classmethod
-    def header(cls, recording_id: bytes, data: bytes) -> "LiveMessage":
-        return cls(LiveType.HEADER, bytes([LiveType.HEADER]) + data, recording_id)
+    def header(cls, recording_id: bytes, data: bytes) -> "Outgoing":
+        return cls(LiveType.HEADER, bytes(LiveHeader(data)), recording_id)
 
     @classmethod
-    def chunk(cls, recording_id: bytes, index: int, data: bytes) -> "LiveMessage":
-        return cls(LiveType.CHUNK, bytes([LiveType.CHUNK]) + data, recording_id, index)
+    def chunk(cls, recording_id: bytes, index: int, data: bytes) -> "Outgoing":
+        return cls(LiveType.CHUNK, bytes(LiveChunk(data)), recording_id, index)
 
     @classmethod
-    def dropped(cls, count: int) -> "LiveMessage":
-        return cls(LiveType.DROPPED, bytes([LiveType.DROPPED]) + struct.pack(">I", count))
+    def dropped(cls, count: int) -> "Outgoing":
+        return cls(LiveType.DROPPED, bytes(LiveDropped(count)))
 
     @classmethod
-    def end(cls, reason: EndReason, text: str) -> "LiveMessage":
-        body = struct.pack(">B", reason) + text.encode("utf-8")[:1024]
-        return cls(LiveType.END, bytes([LiveType.END]) + body)
+    def end(cls, reason: EndReason, text: str) -> "Outgoing":
+        return cls(LiveType.END, bytes(LiveEnd(reason, text)))
 
 
 @dataclass
@@ -76,18 +62,18 @@ class LiveRecording:
 
     recording_id: bytes
     created_ms: int
-    header: LiveMessage
-    init: LiveMessage | None = None
-    latest_media: LiveMessage | None = None
-    latest_metadata: LiveMessage | None = None
-    final: LiveMessage | None = None
+    header: Outgoing
+    init: Outgoing | None = None
+    latest_media: Outgoing | None = None
+    latest_metadata: Outgoing | None = None
+    final: Outgoing | None = None
     last_index: int = NO_INDEX
 
     @property
     def ended(self) -> bool:
         return self.final is not None
 
-    def catch_up(self, after_index: int, *, with_header: bool) -> list[LiveMessage]:
+    def catch_up(self, after_index: int, *, with_header: bool) -> list[Outgoing]:
         """What a viewer needs to follow this recording from now, in index order."""
         messages = [self.header] if with_header else []
         if self.init is not None and self.init.index > after_index:
@@ -107,7 +93,7 @@ class Viewer:
 
     device: bytes
     max_bytes: int
-    _queue: deque[LiveMessage] = field(default_factory=deque)
+    _queue: deque[Outgoing] = field(default_factory=deque)
     _bytes: int = 0
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _closed: bool = False
@@ -128,7 +114,7 @@ class Viewer:
     def queued_bytes(self) -> int:
         return self._bytes
 
-    def offer(self, message: LiveMessage) -> bool:
+    def offer(self, message: Outgoing) -> bool:
         """Queue message; False (nothing queued) when it does not fit in the bound.
 
         A message always fits into an empty queue, so one large chunk still passes.
@@ -140,7 +126,7 @@ class Viewer:
         self.push(message)
         return True
 
-    def push(self, message: LiveMessage) -> None:
+    def push(self, message: Outgoing) -> None:
         """Queue message regardless of the bound (for the few messages of a catch-up)."""
         if self._closed:
             return
@@ -164,7 +150,7 @@ class Viewer:
         self.dropped += count
         return count
 
-    def close(self, last: LiveMessage | None = None) -> None:
+    def close(self, last: Outgoing | None = None) -> None:
         """Drop the backlog, queue last (if any), and end the queue after it."""
         self._queue.clear()
         self._bytes = 0
@@ -173,7 +159,7 @@ class Viewer:
         self._closed = True
         self._ready.set()
 
-    async def next(self) -> LiveMessage | None:
+    async def next(self) -> Outgoing | None:
         """The next message to send; None once closed and drained."""
         while not self._queue:
             if self._closed:
@@ -230,7 +216,7 @@ class LiveHub:
         recording = LiveRecording(
             header.recording_id,
             header.created_ms,
-            LiveMessage.header(header.recording_id, data),
+            Outgoing.header(header.recording_id, data),
         )
         self._recordings[accepted.device] = recording
         self._publish(accepted.device, recording)
@@ -252,7 +238,7 @@ class LiveHub:
 
     def remember(self, recording: LiveRecording, chunk: Chunk, data: bytes) -> bool:
         """Keep chunk if it is news for late joiners; False when it is not new at all."""
-        message = LiveMessage.chunk(recording.recording_id, chunk.index, data)
+        message = Outgoing.chunk(recording.recording_id, chunk.index, data)
         if chunk.kind is ChunkKind.INIT:
             if recording.init is not None:
                 return False
@@ -296,7 +282,7 @@ class LiveHub:
             recording=recording.recording_id.hex(),
             dropped=count,
         )
-        viewer.push(LiveMessage.dropped(count))
+        viewer.push(Outgoing.dropped(count))
         same = viewer.sent_recording == recording.recording_id
         after = viewer.sent_index if same else NO_INDEX
         for message in recording.catch_up(after, with_header=not same):
@@ -336,7 +322,7 @@ class LiveHub:
         """Tell every viewer the relay is going away and wait (a little) for them to go."""
         every = [v for viewers in self._viewers.values() for v in viewers]
         for viewer in every:
-            viewer.close(LiveMessage.end(EndReason.SHUTDOWN, "the relay is shutting down"))
+            viewer.close(Outgoing.end(EndReason.SHUTDOWN, "the relay is shutting down"))
         if every:
             waits = [asyncio.ensure_future(v.done.wait()) for v in every]
             _done, pending = await asyncio.wait(waits, timeout=timeout)

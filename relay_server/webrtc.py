@@ -18,11 +18,11 @@ from aiortc import (
     RTCSessionDescription,
 )
 
-from relay_server.errors import ErrorCode, RelayError
 from relay_server.ingest import AcceptedRecording, Ingest
 from relay_server.logs import log_event
 from relay_server.metrics import Metrics
-from relay_server.protocol import (
+from relay_server.settings import Settings
+from vault.wire.datachannel import (
     CHANNEL_LABEL,
     ChunkFrame,
     ErrorMessage,
@@ -32,7 +32,7 @@ from relay_server.protocol import (
     parse_message,
     welcome_messages,
 )
-from relay_server.settings import Settings
+from vault.wire.errors import ErrorCode, RelayError
 
 FLUSH_TIMEOUT_S = 5.0
 MAX_OFFER_BYTES = 64 * 1024

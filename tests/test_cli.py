@@ -10,7 +10,7 @@ import av
 import pytest
 
 from capture.synthetic import write_synthetic_clip
-from stream.local_relay import cli_command
+from stream.demo.local_relay import cli_command
 
 TESTIGO = cli_command()
 

@@ -3,7 +3,7 @@
 The relay is the real app (create_app, filesystem storage in tmp) on a TCP port; the
 device side seals chunks of a real H.264 recording (capture.encoder with the synthetic
 source) as it sends them, over an aiortc data channel or the HTTPS routes; watchers are
-`stream.watch.watch` or a raw WebSocket. Every wait has a time limit; nothing sleeps.
+`stream.contact.watch.watch` or a raw WebSocket. Every wait has a time limit; nothing sleeps.
 """
 
 import asyncio
@@ -30,12 +30,9 @@ from capture.segments import MediaSegment, SegmentKind
 from capture.sources import SyntheticSource
 from relay_server import operator
 from relay_server.app import create_app
-from relay_server.client import DataChannelClient, json_signaling
-from relay_server.live import LiveType
-from relay_server.protocol import ReceiptMessage
 from relay_server.settings import Settings
 from relay_server.state import LIVE
-from stream.watch import (
+from stream.contact.watch import (
     BacklogDropped,
     ChunkReceived,
     Connected,
@@ -50,6 +47,7 @@ from stream.watch import (
     live_url,
     watch,
 )
+from stream.phone.datachannel import DataChannelClient, json_signaling
 from tests.relay_fixtures import MEDIA_TYPE
 from vault import (
     Chunk,
@@ -61,6 +59,8 @@ from vault import (
     Role,
     SigningIdentity,
 )
+from vault.wire.datachannel import ReceiptMessage
+from vault.wire.live import LiveType
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 

@@ -29,7 +29,8 @@ from vault import (
     verify_stream,
 )
 from vault.format import Header
-from vault.receipts import Receipt, parse_receipts_file
+from vault.receipts import Receipt
+from vault.wire.receipts_file import parse_receipts_file
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from relay_server.errors import ErrorCode, RelayError
-from relay_server.protocol import (
+from vault.wire.datachannel import (
     MAX_FRAME_DATA,
     MAX_MESSAGE_SIZE,
     MAX_RANGES_PER_WELCOME,
@@ -20,6 +19,7 @@ from relay_server.protocol import (
     split_chunk,
     welcome_messages,
 )
+from vault.wire.errors import ErrorCode, RelayError
 
 
 def test_byte_layouts_match_the_spec() -> None:

@@ -8,14 +8,14 @@ from aiohttp.test_utils import TestClient
 
 from relay_server import operator
 from relay_server.app import create_app
-from relay_server.client import ChannelClosed, DataChannelClient, Signaling
-from relay_server.errors import ErrorCode
-from relay_server.protocol import ChunkFrame, ErrorMessage, ReceiptMessage
 from relay_server.settings import Settings
 from relay_server.state import SESSIONS
+from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
 from tests.relay_fixtures import forged_chunk, seal_recording
 from vault import Chunk, RecipientIdentity, RelayKey, Role, SigningIdentity
 from vault.receipts import Receipt
+from vault.wire.datachannel import ChunkFrame, ErrorMessage, ReceiptMessage
+from vault.wire.errors import ErrorCode
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
 

@@ -19,11 +19,11 @@ import av
 import pytest
 
 from capture import timecode
-from stream.local_relay import LocalRelay, cli_command
+from stream.demo.local_relay import LocalRelay, cli_command
 from tests.test_cli import public_key, run_testigo
 from vault.keys import DeviceKey
-from vault.receipts import parse_receipts_file
 from vault.spool import recordings_in
+from vault.wire.receipts_file import parse_receipts_file
 
 DEADLINE_S = 90.0
 

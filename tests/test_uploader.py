@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.local_relay import LocalRelay
-from stream.uploader import SafeChunk, Uploader
+from stream.demo.local_relay import LocalRelay
+from stream.phone.uploader import SafeChunk, Uploader
 from vault import RecipientIdentity, Role, SigningIdentity
 from vault.format import ChunkKind
 from vault.keys import DeviceKey

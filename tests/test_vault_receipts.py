@@ -7,13 +7,8 @@ import pytest
 from tests.relay_fixtures import one_chunk
 from vault import Chunk, RecipientIdentity, Role, SigningIdentity
 from vault.errors import MalformedError
-from vault.receipts import (
-    RECEIPT_SIZE,
-    Receipt,
-    encode_receipts_file,
-    parse_receipts_file,
-    sign_receipt,
-)
+from vault.receipts import RECEIPT_SIZE, Receipt, sign_receipt
+from vault.wire.receipts_file import encode_receipts_file, parse_receipts_file
 
 
 def test_receipt_layout_and_signature(

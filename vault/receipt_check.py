@@ -12,7 +12,8 @@ from pathlib import Path
 from vault.errors import MalformedError, TestigoError
 from vault.format import Chunk
 from vault.keys import RelayKey
-from vault.receipts import Receipt, parse_receipts_file
+from vault.receipts import Receipt
+from vault.wire.receipts_file import parse_receipts_file
 
 
 @dataclass

@@ -5,7 +5,6 @@ a receipt against the chunk it names with `Receipt.verify`.
 """
 
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Self
 
@@ -16,7 +15,6 @@ from vault.keys import RelayKey
 
 RECEIPT_CONTEXT: Final = b"testigo/v1 receipt"
 RECEIPT_MAGIC: Final = b"tgrc"
-RECEIPTS_FILE_MAGIC: Final = b"testigo-receipts/v1\n"
 _SIGNED = struct.Struct(">4s16sI32sQ")  # magic .. received_ms
 RECEIPT_SIZE: Final = _SIGNED.size + 32 + 64  # 160
 
@@ -104,18 +102,3 @@ def sign_receipt(relay: SigningIdentity, chunk: Chunk, received_ms: int) -> Rece
         relay_key=unsigned.relay_key,
         signature=relay.sign(unsigned.signature_message()),
     )
-
-
-def encode_receipts_file(receipts: list[bytes]) -> bytes:
-    return RECEIPTS_FILE_MAGIC + b"".join(receipts)
-
-
-def parse_receipts_file(data: bytes) -> Iterator[Receipt]:
-    """The receipts of a receipts file (§2.1); MalformedError on bad framing."""
-    if not data.startswith(RECEIPTS_FILE_MAGIC):
-        raise MalformedError("not a Testigo receipts file")
-    body = memoryview(data)[len(RECEIPTS_FILE_MAGIC) :]
-    if len(body) % RECEIPT_SIZE:
-        raise MalformedError("receipts file is truncated")
-    for offset in range(0, len(body), RECEIPT_SIZE):
-        yield Receipt.parse(bytes(body[offset : offset + RECEIPT_SIZE]))

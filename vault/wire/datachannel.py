@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final, Self
 
-from relay_server.errors import ErrorCode, RelayError
 from vault.format import HEADER_MAX_SIZE, MAX_INDEX
 from vault.receipts import RECEIPT_SIZE
+from vault.wire.errors import ErrorCode, RelayError
 
 PROTOCOL_VERSION: Final = 1
 CHANNEL_LABEL: Final = "testigo/v1"
@@ -172,6 +172,10 @@ class ErrorMessage:
     @classmethod
     def of(cls, error: RelayError) -> Self:
         return cls(error.code, str(error), error.index, error.code.fatal)
+
+    def error(self) -> RelayError:
+        """The refusal this message carries (an unknown code reads as MALFORMED)."""
+        return RelayError(ErrorCode.of(self.code), self.message, index=self.index)
 
 
 Message = Hello | ChunkFrame | Welcome | ReceiptMessage | ErrorMessage

@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from capture import timecode
-from stream.alert_inbox import AlertInbox
-from stream.local_relay import LocalRelay, cli_command, free_port
+from stream.demo.alert_inbox import AlertInbox
+from stream.demo.local_relay import LocalRelay, cli_command, free_port
 from vault.keys import DeviceKey
 
 Echo = Callable[[str], None]

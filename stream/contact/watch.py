@@ -16,7 +16,6 @@ from the init segment and the latest fragment); a refused token is fatal.
 
 import asyncio
 import json
-import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,18 +33,19 @@ from vault import (
     RecordingVerifier,
 )
 from vault.errors import MalformedError, TamperedError, TestigoError
-from vault.format import CHUNK_PREAMBLE_SIZE, MAX_CHUNK_SIZE_LIMIT
 from vault.verify import RawChunk
+from vault.wire import routes
+from vault.wire.live import (
+    MAX_LIVE_MESSAGE,
+    LiveChunk,
+    LiveDropped,
+    LiveEnd,
+    LiveHeader,
+    parse_live_message,
+)
 
-LIVE_PATH: Final = "/v1/devices/{device}/live"
-MAX_FRAME: Final = 1 + CHUNK_PREAMBLE_SIZE + MAX_CHUNK_SIZE_LIMIT
 HEARTBEAT_S: Final = 20.0
 RECONNECT_DELAYS_S: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
-
-MSG_HEADER: Final = 0x01
-MSG_CHUNK: Final = 0x02
-MSG_DROPPED: Final = 0x03
-MSG_END: Final = 0x04
 
 
 def now_ms() -> int:
@@ -254,22 +254,21 @@ class _Watcher:
 
     def handle(self, frame: bytes) -> None:
         """One message from the relay. Raises _Done, _RelayEnded, NotForMeError."""
-        if not frame:
-            self._emit(ChunkRejected(None, None, "empty message"))
+        try:
+            message = parse_live_message(frame)
+        except MalformedError as error:
+            self._emit(ChunkRejected(None, None, str(error)))
             return
-        kind, body = frame[0], frame[1:]
-        if kind == MSG_HEADER:
-            self._header(body)
-        elif kind == MSG_CHUNK:
-            self._chunk(body)
-        elif kind == MSG_DROPPED and len(body) == 4:
-            (count,) = struct.unpack(">I", body)
-            self.summary.dropped_chunks += count
-            self._emit(BacklogDropped(count))
-        elif kind == MSG_END and body:
-            raise _RelayEnded(body[1:].decode("utf-8", "replace"))
-        else:
-            self._emit(ChunkRejected(None, None, f"unknown message type 0x{kind:02x}"))
+        match message:
+            case LiveHeader(header):
+                self._header(header)
+            case LiveChunk(chunk):
+                self._chunk(chunk)
+            case LiveDropped(count):
+                self.summary.dropped_chunks += count
+                self._emit(BacklogDropped(count))
+            case LiveEnd(_reason, text):
+                raise _RelayEnded(text)
 
     def _path(self, number: int) -> Path | None:
         if self._output is None or number == 1:
@@ -437,7 +436,7 @@ def _end_reason(plaintext: bytes) -> str | None:
 
 
 def live_url(relay_url: str, device: DeviceKey) -> str:
-    return relay_url.rstrip("/") + LIVE_PATH.format(device=device)
+    return routes.LIVE.url(relay_url, device=str(device))
 
 
 async def _follow(
@@ -454,7 +453,7 @@ async def _follow(
     while True:
         try:
             async with http.ws_connect(
-                url, headers=headers, max_msg_size=MAX_FRAME, heartbeat=HEARTBEAT_S
+                url, headers=headers, max_msg_size=MAX_LIVE_MESSAGE, heartbeat=HEARTBEAT_S
             ) as socket:
                 attempt = 0
                 on_event(Connected(relay_url))

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import assert_never
 
-from stream.watch import (
+from stream.contact.watch import (
     BacklogDropped,
     ChunkReceived,
     ChunkRejected,

@@ -11,8 +11,7 @@ from typing import Final
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 
-from relay_server.errors import ErrorCode, RelayError
-from relay_server.protocol import (
+from vault.wire.datachannel import (
     CHANNEL_LABEL,
     ErrorMessage,
     Hello,
@@ -22,6 +21,7 @@ from relay_server.protocol import (
     parse_message,
     split_chunk,
 )
+from vault.wire.errors import ErrorCode, RelayError
 
 BUFFER_HIGH: Final = 1024 * 1024
 BUFFER_LOW: Final = 256 * 1024
@@ -84,7 +84,7 @@ class DataChannelClient:
         while True:
             message = await self.receive()
             if isinstance(message, ErrorMessage):
-                raise RelayError(ErrorCode(message.code), message.message)
+                raise message.error()
             if not isinstance(message, Welcome):
                 raise RelayError(ErrorCode.MALFORMED, "expected WELCOME")
             ranges.extend(message.ranges)

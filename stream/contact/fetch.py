@@ -11,8 +11,10 @@ from pathlib import Path
 import aiohttp
 
 from vault.atomic import fsync_directory
-from vault.errors import TestigoError
+from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
+from vault.wire import routes
+from vault.wire.documents import RecordingList
 
 TOKEN_VARIABLE = "TESTIGO_TOKEN"  # noqa: S105 (a variable name)
 
@@ -34,25 +36,28 @@ class Download:
 class RelayReader:
     def __init__(self, session: aiohttp.ClientSession, relay_url: str, token: str) -> None:
         self._session = session
-        self._url = relay_url.rstrip("/")
+        self._url = relay_url
         self._headers = {"Authorization": f"Bearer {token}"}
 
     async def recordings(self, device: DeviceKey) -> list[RemoteRecording]:
         async with self._session.get(
-            f"{self._url}/v1/devices/{device}/recordings", headers=self._headers
+            routes.RECORDINGS.url(self._url, device=str(device)), headers=self._headers
         ) as response:
             await _check(response)
-            document = await response.json()
-        return [
-            RemoteRecording(str(r["recording_id"]), int(r["chunks"]), r.get("created_ms"))
-            for r in document["recordings"]
-        ]
+            try:
+                listing = RecordingList.parse(await response.read())
+            except MalformedError as error:
+                raise TestigoError(
+                    f"{self._url} does not answer as a Testigo relay ({error})",
+                    hint="check --relay (the relay's URL)",
+                ) from None
+        return [RemoteRecording(r.recording_id, r.chunks, r.created_ms) for r in listing.recordings]
 
     async def download(self, device: DeviceKey, recording_id: str, output: Path) -> Download:
-        base = f"{self._url}/v1/devices/{device}/recordings/{recording_id}"
+        where = {"device": str(device), "recording_id": recording_id}
         receipts = output.with_name(output.name + ".receipts")
-        size = await self._save(f"{base}/archive", output)
-        await self._save(f"{base}/receipts", receipts)
+        size = await self._save(routes.ARCHIVE.url(self._url, **where), output)
+        await self._save(routes.RECEIPTS.url(self._url, **where), receipts)
         return Download(output, receipts, size)
 
     async def _save(self, url: str, path: Path) -> int:

@@ -23,13 +23,19 @@ from typing import Final
 
 import aiohttp
 
-from relay_server.errors import ErrorCode
-from stream.transports import Answer, ConnectionLost, HTTPSTransport, Transport, WebRTCTransport
+from stream.phone.transports import (
+    Answer,
+    ConnectionLost,
+    HTTPSTransport,
+    Transport,
+    WebRTCTransport,
+)
 from vault.errors import MalformedError
 from vault.format import Chunk
 from vault.keys import RelayKey
 from vault.receipts import Receipt
 from vault.spool import SpoolRecording
+from vault.wire.errors import ErrorCode
 
 WINDOW_CHUNKS: Final = 8
 RECEIPT_TIMEOUT_S: Final = 5.0

@@ -5,16 +5,18 @@ receipt or an error. `Answer`s come back in the order the chunks were submitted.
 """
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 import aiohttp
 
-from relay_server.client import ChannelClosed, DataChannelClient
-from relay_server.errors import ErrorCode, RelayError
-from relay_server.protocol import ErrorMessage, ReceiptMessage
+from stream.phone.datachannel import ChannelClosed, DataChannelClient
+from vault.errors import MalformedError
 from vault.receipts import RECEIPT_SIZE, Receipt
+from vault.wire import routes
+from vault.wire.datachannel import ErrorMessage, ReceiptMessage
+from vault.wire.documents import HeaderAccepted
+from vault.wire.errors import ErrorBody, RelayError
 
 WEBRTC_CONNECT_TIMEOUT_S: Final = 5.0
 HTTP_TIMEOUT_S: Final = 15.0
@@ -45,14 +47,6 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
-def _relay_error(code: int, message: str, index: int | None) -> RelayError:
-    try:
-        error_code = ErrorCode(code)
-    except ValueError:
-        error_code = ErrorCode.MALFORMED
-    return RelayError(error_code, message, index=index)
-
-
 class WebRTCTransport:
     """A data channel to the relay (aiortc). No ICE restart: a new one per reconnect."""
 
@@ -64,7 +58,7 @@ class WebRTCTransport:
     @classmethod
     async def connect(cls, session: aiohttp.ClientSession, relay_url: str) -> "WebRTCTransport":
         async def signal(offer: dict[str, str]) -> dict[str, str]:
-            async with session.post(f"{relay_url}/v1/webrtc/offer", json=offer) as response:
+            async with session.post(routes.WEBRTC_OFFER.url(relay_url), json=offer) as response:
                 if response.status != 200:
                     raise ConnectionLost(f"relay refused WebRTC (HTTP {response.status})")
                 answer = await response.json()
@@ -101,7 +95,7 @@ class WebRTCTransport:
             if isinstance(message, ReceiptMessage):
                 return Answer(Receipt.parse(message.receipt).index, message.receipt, None)
             if isinstance(message, ErrorMessage):
-                refusal = _relay_error(message.code, message.message, message.index)
+                refusal = message.error()
                 if message.fatal or message.index is None:
                     raise ConnectionLost(f"relay closed the session: {refusal}")
                 return Answer(message.index, None, refusal)
@@ -124,18 +118,18 @@ class HTTPSTransport:
     async def hello(self, header: bytes) -> None:
         try:
             async with self._session.post(
-                f"{self._url}/v1/headers", data=header, timeout=_timeout()
+                routes.HEADERS.url(self._url), data=header, timeout=_timeout()
             ) as response:
                 body = await response.read()
                 if response.status != 200:
                     raise ConnectionLost(f"relay refused the header: {_error_text(body)}")
-                accepted = json.loads(body)
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as error:
+                accepted = HeaderAccepted.parse(body)
+        except (aiohttp.ClientError, TimeoutError, OSError, MalformedError) as error:
             raise ConnectionLost(
                 f"HTTPS to the relay failed: {error or type(error).__name__}"
             ) from None
-        self._chunks_url = (
-            f"{self._url}/v1/recordings/{accepted['device']}/{accepted['recording_id']}/chunks"
+        self._chunks_url = routes.CHUNKS.url(
+            self._url, device=accepted.device, recording_id=accepted.recording_id
         )
 
     async def submit(self, index: int, chunk: bytes) -> None:
@@ -155,10 +149,10 @@ class HTTPSTransport:
         if response.status == 200 and len(body) == RECEIPT_SIZE:
             return Answer(index, body, None)
         try:
-            code = int(json.loads(body)["error"]["code"])
-        except (ValueError, KeyError, TypeError):
+            refusal = ErrorBody.parse(body)
+        except MalformedError:
             raise ConnectionLost(f"relay answered HTTP {response.status}") from None
-        return Answer(index, None, _relay_error(code, _error_text(body), index))
+        return Answer(index, None, RelayError(refusal.code, refusal.message, index=index))
 
     async def close(self) -> None:
         """The session belongs to the caller."""
@@ -170,6 +164,6 @@ def _timeout() -> aiohttp.ClientTimeout:
 
 def _error_text(body: bytes) -> str:
     try:
-        return str(json.loads(body)["error"]["message"])
-    except (ValueError, KeyError, TypeError):
+        return ErrorBody.parse(body).message
+    except MalformedError:
         return body[:200].decode("utf-8", "replace")

@@ -21,7 +21,7 @@ from capture.recording_session import (
     prepare_recorder,
     run_recorder,
 )
-from stream.uploader import SafeChunk, Uploader
+from stream.phone.uploader import SafeChunk, Uploader
 from vault.format import Chunk
 from vault.identity import StoredIdentity
 from vault.keys import RecipientKey, RelayKey

@@ -1,0 +1,1 @@
+"""Runs on an emergency contact's or a lawyer's machine: watching live and fetching."""

@@ -1,0 +1,110 @@
+"""The JSON documents of the HTTPS API (docs/PROTOCOL.md §4, §6): encoded by the relay,
+parsed by the clients, with the same field names at both ends.
+
+`parse` raises `MalformedError` for anything that is not the document (another server's
+page, a proxy's error, a truncated answer).
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Self, TypeVar
+
+from vault.errors import MalformedError
+
+JSONObject = dict[str, object]
+T = TypeVar("T")
+
+
+def _object(data: bytes, what: str) -> JSONObject:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise MalformedError(f"the relay's {what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise MalformedError(f"the relay's {what} is not a JSON object")
+    return value
+
+
+def _field(fields: JSONObject, name: str, kind: type[T], what: str) -> T:
+    value = fields.get(name)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise MalformedError(f"the relay's {what} lacks a valid {name!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class HeaderAccepted:
+    """The answer to POST /v1/headers: where the recording's chunks go, and which of
+    its chunk indices the relay holds already (ranges first..last)."""
+
+    device: str
+    recording_id: str
+    held: tuple[tuple[int, int], ...]
+
+    def __bytes__(self) -> bytes:
+        document = {
+            "device": self.device,
+            "recording_id": self.recording_id,
+            "held": [list(r) for r in self.held],
+        }
+        return json.dumps(document).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        what = "header answer"
+        fields = _object(data, what)
+        held: list[tuple[int, int]] = []
+        for pair in _field(fields, "held", list, what):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not all(isinstance(n, int) and not isinstance(n, bool) for n in pair)
+            ):
+                raise MalformedError("the relay's header answer holds an invalid range")
+            held.append((pair[0], pair[1]))
+        return cls(
+            _field(fields, "device", str, what),
+            _field(fields, "recording_id", str, what),
+            tuple(held),
+        )
+
+
+@dataclass(frozen=True)
+class RecordingEntry:
+    """One recording in GET /v1/devices/{device}/recordings. created_ms is the device's
+    claim in the header (None when the relay has lost the header)."""
+
+    recording_id: str
+    chunks: int
+    created_ms: int | None
+
+
+@dataclass(frozen=True)
+class RecordingList:
+    recordings: tuple[RecordingEntry, ...]
+
+    def __bytes__(self) -> bytes:
+        entries = [
+            {"recording_id": r.recording_id, "chunks": r.chunks, "created_ms": r.created_ms}
+            for r in self.recordings
+        ]
+        return json.dumps({"recordings": entries}).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        what = "recording list"
+        entries: list[RecordingEntry] = []
+        for item in _field(_object(data, what), "recordings", list, what):
+            if not isinstance(item, dict):
+                raise MalformedError("the relay's recording list holds a non-object")
+            created = item.get("created_ms")
+            if created is not None:
+                created = _field(item, "created_ms", int, what)
+            entries.append(
+                RecordingEntry(
+                    _field(item, "recording_id", str, what),
+                    _field(item, "chunks", int, what),
+                    created,
+                )
+            )
+        return cls(tuple(entries))
