@@ -1,0 +1,179 @@
+"""vault/wire: the protocol's sans-IO layer. Round trips, and every rejection."""
+
+import json
+
+import pytest
+
+from vault.errors import MalformedError
+from vault.wire import routes
+from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
+from vault.wire.errors import ErrorBody, ErrorCode, RelayError
+from vault.wire.live import (
+    MAX_END_TEXT,
+    EndReason,
+    LiveChunk,
+    LiveDropped,
+    LiveEnd,
+    LiveHeader,
+    LiveMessage,
+    parse_live_message,
+)
+
+# -- live messages (PROTOCOL.md §12) --
+
+
+@pytest.mark.parametrize(
+    ("message", "encoded"),
+    [
+        (LiveHeader(b"testigo/v1\n..."), b"\x01testigo/v1\n..."),
+        (LiveChunk(b"\x00" * 200), b"\x02" + b"\x00" * 200),
+        (LiveDropped(258), b"\x03\x00\x00\x01\x02"),
+        (LiveEnd(EndReason.SHUTDOWN, "bye"), b"\x04\x01bye"),
+    ],
+)
+def test_live_messages_round_trip(message: LiveMessage, encoded: bytes) -> None:
+    assert bytes(message) == encoded
+    assert parse_live_message(encoded) == message
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty message"),
+        (b"\x05abc", "unknown message type 0x05"),
+        (b"\x01", "HEADER is empty"),
+        (b"\x02", "CHUNK is empty"),
+        (b"\x03\x00\x00\x01", "DROPPED has the wrong length"),
+        (b"\x03\x00\x00\x00\x01\x00", "DROPPED has the wrong length"),
+        (b"\x04", "END has the wrong length"),
+        (b"\x04\x01" + b"x" * (MAX_END_TEXT + 1), "END has the wrong length"),
+    ],
+)
+def test_malformed_live_messages_are_rejected(data: bytes, reason: str) -> None:
+    with pytest.raises(MalformedError, match=reason):
+        parse_live_message(data)
+
+
+def test_live_end_text_is_cut_on_a_character_boundary() -> None:
+    encoded = bytes(LiveEnd(EndReason.SHUTDOWN, "é" * MAX_END_TEXT))
+    assert len(encoded) <= 2 + MAX_END_TEXT
+    assert parse_live_message(encoded) == LiveEnd(1, "é" * (MAX_END_TEXT // 2))
+
+
+# -- the error body (PROTOCOL.md §4, §5) --
+
+
+def test_error_body_round_trips_and_names_its_code() -> None:
+    body = ErrorBody.of(RelayError(ErrorCode.CONFLICT, "another chunk 3", index=3))
+    assert json.loads(bytes(body)) == {
+        "error": {"code": 8, "name": "conflict", "message": "another chunk 3", "index": 3}
+    }
+    parsed = ErrorBody.parse(bytes(body))
+    assert parsed == body
+    error = parsed.error()
+    assert (error.code, str(error), error.index) == (ErrorCode.CONFLICT, "another chunk 3", 3)
+
+
+def test_error_body_without_index() -> None:
+    body = ErrorBody(ErrorCode.BUSY, "too many")
+    assert "index" not in json.loads(bytes(body))["error"]
+    assert ErrorBody.parse(bytes(body)).index is None
+
+
+def test_an_unknown_error_code_reads_as_malformed() -> None:
+    data = json.dumps({"error": {"code": 999, "message": "future"}}).encode()
+    assert ErrorBody.parse(data).code is ErrorCode.MALFORMED
+    assert ErrorCode.of(999) is ErrorCode.MALFORMED
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<html>502 Bad Gateway</html>",
+        b"[]",
+        b'{"error": "nope"}',
+        b'{"error": {"code": "8", "message": "x"}}',
+        b'{"error": {"code": 8}}',
+        b'{"error": {"code": 8, "message": 5}}',
+        b'{"error": {"code": 8, "message": "x", "index": "3"}}',
+        b'{"error": {"code": 8, "message": "' + b"x" * 5000 + b'"}}',
+    ],
+)
+def test_what_is_not_an_error_body_is_rejected(data: bytes) -> None:
+    with pytest.raises(MalformedError):
+        ErrorBody.parse(data)
+
+
+def test_every_code_has_an_http_status_and_a_wire_name() -> None:
+    for code in ErrorCode:
+        assert 400 <= code.http_status < 600
+        assert code.wire_name == code.name.lower()
+
+
+# -- JSON documents (PROTOCOL.md §4, §6) --
+
+
+def test_header_accepted_round_trips() -> None:
+    document = HeaderAccepted("tg-device-abc", "00" * 16, ((0, 4), (7, 7)))
+    assert json.loads(bytes(document)) == {
+        "device": "tg-device-abc",
+        "recording_id": "00" * 16,
+        "held": [[0, 4], [7, 7]],
+    }
+    assert HeaderAccepted.parse(bytes(document)) == document
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not json",
+        b'"a string"',
+        b'{"device": "d", "recording_id": "r"}',
+        b'{"device": 1, "recording_id": "r", "held": []}',
+        b'{"device": "d", "recording_id": "r", "held": [[1]]}',
+        b'{"device": "d", "recording_id": "r", "held": [[1, "2"]]}',
+        b'{"device": "d", "recording_id": "r", "held": [[true, 2]]}',
+    ],
+)
+def test_a_bad_header_answer_is_rejected(data: bytes) -> None:
+    with pytest.raises(MalformedError):
+        HeaderAccepted.parse(data)
+
+
+def test_recording_list_round_trips() -> None:
+    listing = RecordingList(
+        (RecordingEntry("aa" * 16, 12, 1700), RecordingEntry("bb" * 16, 0, None))
+    )
+    assert RecordingList.parse(bytes(listing)) == listing
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{}",
+        b'{"recordings": {}}',
+        b'{"recordings": [1]}',
+        b'{"recordings": [{"recording_id": "r"}]}',
+        b'{"recordings": [{"recording_id": "r", "chunks": false}]}',
+        b'{"recordings": [{"recording_id": "r", "chunks": 1, "created_ms": "x"}]}',
+    ],
+)
+def test_a_bad_recording_list_is_rejected(data: bytes) -> None:
+    with pytest.raises(MalformedError):
+        RecordingList.parse(data)
+
+
+# -- routes --
+
+
+def test_routes_join_any_relay_url() -> None:
+    where = {"device": "tg-device-x", "recording_id": "ab" * 16}
+    expected = "https://relay.example/v1/devices/tg-device-x/recordings/" + "ab" * 16 + "/archive"
+    assert routes.ARCHIVE.url("https://relay.example/", **where) == expected
+    assert routes.ARCHIVE.url("https://relay.example", **where) == expected
+
+
+def test_every_route_is_versioned_or_operational() -> None:
+    every = [value for value in vars(routes).values() if isinstance(value, routes.Route)]
+    assert len(every) == 10
+    assert all(r.template.startswith(("/v1/", "/metrics", "/healthz")) for r in every)
