@@ -15,7 +15,7 @@ from capture.encoder import CaptureConfig
 from capture.recorder import Location, Recorder
 from capture.sources import SyntheticSource
 from stream.demo.local_relay import cli_command
-from tests.test_cli import assert_clean_error, public_key, run_testigo
+from tests.cli_run import assert_clean_error, public_key, run_testigo
 from vault import RecipientIdentity, Role, SigningIdentity, verify_file
 from vault.format import payload_key
 from vault.spool import SpoolRecording, find_recording

@@ -20,7 +20,7 @@ import pytest
 
 from capture import timecode
 from stream.demo.local_relay import LocalRelay, cli_command
-from tests.test_cli import public_key, run_testigo
+from tests.cli_run import public_key, run_testigo
 from vault.keys import DeviceKey
 from vault.spool import recordings_in
 from vault.wire.receipts_file import parse_receipts_file
