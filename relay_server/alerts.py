@@ -11,6 +11,7 @@ wait; failures are logged (without the target, which may hold a secret) and neve
 
 import asyncio
 import logging
+import math
 import os
 import smtplib
 import ssl
@@ -28,6 +29,7 @@ from relay_server.ingest import AcceptedRecording
 from relay_server.logs import log_event
 from relay_server.settings import Settings
 from vault import Chunk, DeviceKey
+from vault.wire.backoff import Backoff
 
 MAX_PENDING: Final = 256
 SMTP_PASSWORD_VARIABLE: Final = "TESTIGO_SMTP_PASSWORD"  # noqa: S105 - a variable name
@@ -233,6 +235,8 @@ class Alerts:
 
     async def _deliver(self, notice: Notice, target: AlertTarget, number: int) -> None:
         attempts = self._settings.alert_attempts
+        # Exactly doubling, as the settings promise: no jitter.
+        backoff = Backoff(self._settings.alert_retry_seconds, math.inf)
         for attempt in range(1, attempts + 1):
             try:
                 await self._send(notice, target)
@@ -265,7 +269,7 @@ class Alerts:
             if last:
                 self.failed += 1
                 return
-            await asyncio.sleep(self._settings.alert_retry_seconds * 2 ** (attempt - 1))
+            await asyncio.sleep(backoff.next_delay())
 
     async def _send(self, notice: Notice, target: AlertTarget) -> None:
         if target.kind is AlertKind.WEBHOOK:

@@ -24,8 +24,8 @@ import pytest_asyncio
 
 from relay_server.settings import Settings
 from relay_server.storage import BlobStorage
-from relay_server.storage_fs import FilesystemStorage
-from relay_server.storage_s3 import S3Storage
+from relay_server.storage.fs import FilesystemStorage
+from relay_server.storage.s3 import S3Storage
 from tests.ceph_rgw import CephRgw
 from vault import (
     Chunk,

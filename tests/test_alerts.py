@@ -25,7 +25,7 @@ from relay_server.app import create_app
 from relay_server.enrollment import AlertKind, AlertTarget, AlertTargetError, Enrollment
 from relay_server.settings import Settings
 from relay_server.state import ALERTS
-from relay_server.storage_fs import FilesystemStorage
+from relay_server.storage.fs import FilesystemStorage
 from tests.relay_fixtures import MEDIA_TYPE
 from vault import ChunkKind, DeviceKey, RecipientIdentity, RecordingSealer, Role, SigningIdentity
 from vault import errors as vault_errors

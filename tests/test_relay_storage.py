@@ -13,8 +13,8 @@ import pytest
 
 from relay_server.errors import StorageError
 from relay_server.storage import BlobStorage, PutResult
-from relay_server.storage_fs import FilesystemStorage
-from relay_server.storage_s3 import S3Storage
+from relay_server.storage.fs import FilesystemStorage
+from relay_server.storage.s3 import S3Storage
 from tests.ceph_rgw import CephRgw
 from tests.relay_fixtures import MotoServer
 

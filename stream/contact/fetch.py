@@ -1,16 +1,16 @@
 """The lawyer's side: list a device's recordings on a relay and download one.
 
 A download is the recording file (FORMAT.md §3) plus its receipts file (PROTOCOL.md
-§2.1), each written to a temporary name, fsynced, then renamed.
+§2.1), each written to a new temporary file with a random name (vault/atomic.py),
+fsynced, then renamed.
 """
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from vault.atomic import fsync_directory
+from vault.atomic import atomic_writer
 from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
 from vault.wire import routes
@@ -61,21 +61,13 @@ class RelayReader:
         return Download(output, receipts, size)
 
     async def _save(self, url: str, path: Path) -> int:
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
         size = 0
-        try:
-            async with self._session.get(url, headers=self._headers) as response:
-                await _check(response)
-                with temporary.open("wb") as out:
-                    async for block in response.content.iter_chunked(1 << 16):
-                        out.write(block)
-                        size += len(block)
-                    out.flush()
-                    os.fsync(out.fileno())
-            os.replace(temporary, path)
-            fsync_directory(path.parent)
-        finally:
-            temporary.unlink(missing_ok=True)
+        async with self._session.get(url, headers=self._headers) as response:
+            await _check(response)
+            with atomic_writer(path) as out:
+                async for block in response.content.iter_chunked(1 << 16):
+                    out.write(block)
+                    size += len(block)
         return size
 
 

@@ -35,6 +35,7 @@ from vault import (
 from vault.errors import MalformedError, TamperedError, TestigoError
 from vault.verify import RawChunk
 from vault.wire import routes
+from vault.wire.backoff import Backoff
 from vault.wire.live import (
     MAX_LIVE_MESSAGE,
     LiveChunk,
@@ -45,7 +46,9 @@ from vault.wire.live import (
 )
 
 HEARTBEAT_S: Final = 20.0
-RECONNECT_DELAYS_S: Final = (0.5, 1.0, 2.0, 5.0, 10.0)
+RECONNECT_INITIAL_S: Final = 0.5
+RECONNECT_MAX_S: Final = 10.0
+RECONNECT_JITTER: Final = 0.25
 
 
 def now_ms() -> int:
@@ -448,14 +451,14 @@ async def _follow(
     on_event: Callable[[WatchEvent], None],
     reconnect: bool,
 ) -> None:
-    attempt = 0
+    backoff = Backoff(RECONNECT_INITIAL_S, RECONNECT_MAX_S, jitter=RECONNECT_JITTER)
     headers = {"Authorization": f"Bearer {token}"}
     while True:
         try:
             async with http.ws_connect(
                 url, headers=headers, max_msg_size=MAX_LIVE_MESSAGE, heartbeat=HEARTBEAT_S
             ) as socket:
-                attempt = 0
+                backoff.reset()
                 on_event(Connected(relay_url))
                 reason = "the relay closed the connection"
                 async for message in socket:
@@ -477,8 +480,7 @@ async def _follow(
             reason = type(error).__name__
         if not reconnect:
             raise WatchError(f"disconnected: {reason}")
-        delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
-        attempt += 1
+        delay = backoff.next_delay()
         on_event(Disconnected(reason, delay))
         await asyncio.sleep(delay)
 

@@ -35,12 +35,14 @@ from vault.format import Chunk
 from vault.keys import RelayKey
 from vault.receipts import Receipt
 from vault.spool import SpoolRecording
+from vault.wire.backoff import Backoff
 from vault.wire.errors import ErrorCode
 
 WINDOW_CHUNKS: Final = 8
 RECEIPT_TIMEOUT_S: Final = 5.0
 BACKOFF_INITIAL_S: Final = 0.25
 BACKOFF_MAX_S: Final = 5.0
+BACKOFF_JITTER: Final = 0.25  # phones cut off together (a relay restart) come back spread out
 HTTPS_STINT_S: Final = 30.0  # on the fallback, try WebRTC again after this long
 
 logger = logging.getLogger("testigo.uploader")
@@ -138,7 +140,7 @@ class Uploader:
         receipt never waits for ICE), and stays on HTTPS when WebRTC cannot connect,
         trying again every HTTPS_STINT_S.
         """
-        backoff = BACKOFF_INITIAL_S
+        backoff = Backoff(BACKOFF_INITIAL_S, BACKOFF_MAX_S, jitter=BACKOFF_JITTER)
         webrtc_due = 0.0
         attempt: asyncio.Task[WebRTCTransport] | None = None
         async with aiohttp.ClientSession() as session:
@@ -161,7 +163,7 @@ class Uploader:
                         if transport is None:
                             transport = HTTPSTransport(session, self.relay_url)
                         await transport.hello(self._header)
-                        backoff = BACKOFF_INITIAL_S
+                        backoff.reset()
                         on_https = transport.name == "https"
                         await self._pump(
                             transport,
@@ -174,8 +176,8 @@ class Uploader:
                         )
                     except ConnectionLost as lost:
                         self._note(f"connection to the relay lost ({lost}); retrying")
-                        await asyncio.sleep(backoff)  # retry pacing, not synchronisation
-                        backoff = min(backoff * 2, BACKOFF_MAX_S)
+                        # retry pacing, not synchronisation
+                        await asyncio.sleep(backoff.next_delay())
                     finally:
                         if transport is not None:
                             await transport.close()

@@ -1,4 +1,4 @@
-"""The `Storage` interface of the relay, and the object layout shared by its backends.
+"""The `Storage` protocol of the relay, and the object layout shared by its backends.
 
 Objects are never overwritten (docs/PROTOCOL.md §7) except the small per-device
 enrollment record. Backends implement four blocking primitives on string keys
@@ -14,8 +14,6 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Final, ParamSpec, Protocol, TypeVar
-
-from relay_server.settings import FilesystemLocation, S3Location, Settings
 
 _R = TypeVar("_R")
 _P = ParamSpec("_P")
@@ -184,23 +182,3 @@ class BlobStorage(ABC):
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
-
-
-def open_storage(settings: Settings) -> BlobStorage:
-    """The storage the settings name (a directory, or an s3:// location)."""
-    location = settings.storage_location
-    if isinstance(location, FilesystemLocation):
-        from relay_server.storage_fs import FilesystemStorage
-
-        return FilesystemStorage(location.path, threads=settings.storage_threads)
-    assert isinstance(location, S3Location)
-    from relay_server.storage_s3 import S3Storage
-
-    return S3Storage(
-        bucket=location.bucket,
-        prefix=location.prefix,
-        endpoint_url=settings.s3_endpoint_url or None,
-        region=settings.s3_region,
-        retention_days=settings.s3_retention_days,
-        threads=settings.storage_threads,
-    )

@@ -18,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from relay_server.errors import StorageError
-from relay_server.storage import BlobStorage, describe_key
+from relay_server.storage.base import BlobStorage, describe_key
 
 _CONFLICT_RETRIES = 5
 IMMUTABLE_PREFIX = "recordings/"  # evidence: written once; device records are replaced

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from relay_server.errors import StorageError
-from relay_server.storage import BlobStorage, describe_key
+from relay_server.storage.base import BlobStorage, describe_key
 from vault.atomic import fsync_directory, write_file_atomically
 
 
