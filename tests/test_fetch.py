@@ -7,8 +7,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
-from stream.contact.fetch import RelayReader
 
+from stream.contact.fetch import RelayReader
 from vault.atomic import atomic_writer
 from vault.keys import DeviceKey
 

@@ -28,9 +28,10 @@ class ConnectionLost(Exception):
 
 @dataclass(frozen=True)
 class Answer:
-    """The relay's answer to one chunk: a receipt, or a refusal."""
+    """The relay's answer to one chunk: a receipt, or a refusal. index is None for a
+    refusal of the whole session (then error is set)."""
 
-    index: int
+    index: int | None
     receipt: bytes | None
     error: RelayError | None
 
@@ -38,7 +39,9 @@ class Answer:
 class Transport(Protocol):
     name: str
 
-    async def hello(self, header: bytes) -> None: ...
+    async def hello(self, header: bytes) -> None:
+        """Start the recording's session; RelayError when the relay refuses the header,
+        ConnectionLost when the link fails."""
 
     async def submit(self, index: int, chunk: bytes) -> None: ...
 
@@ -93,12 +96,15 @@ class WebRTCTransport:
             except RelayError as error:
                 raise ConnectionLost(f"relay sent a malformed message: {error}") from None
             if isinstance(message, ReceiptMessage):
-                return Answer(Receipt.parse(message.receipt).index, message.receipt, None)
+                try:
+                    index = Receipt.parse(message.receipt).index
+                except MalformedError:
+                    raise ConnectionLost("the relay sent a malformed receipt") from None
+                return Answer(index, message.receipt, None)
             if isinstance(message, ErrorMessage):
-                refusal = message.error()
-                if message.fatal or message.index is None:
-                    raise ConnectionLost(f"relay closed the session: {refusal}")
-                return Answer(message.index, None, refusal)
+                # A fatal error is followed by the relay closing the channel: the next
+                # answer() raises ConnectionLost.
+                return Answer(message.index, None, message.error())
 
     async def close(self) -> None:
         await self._client.close()
@@ -122,7 +128,7 @@ class HTTPSTransport:
             ) as response:
                 body = await response.read()
                 if response.status != 200:
-                    raise ConnectionLost(f"relay refused the header: {_error_text(body)}")
+                    raise _refusal(response.status, body)
                 accepted = HeaderAccepted.parse(body)
         except (aiohttp.ClientError, TimeoutError, OSError, MalformedError) as error:
             raise ConnectionLost(
@@ -162,8 +168,10 @@ def _timeout() -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
 
 
-def _error_text(body: bytes) -> str:
+def _refusal(status: int, body: bytes) -> RelayError | ConnectionLost:
+    """The relay's refusal in an error answer; ConnectionLost when it is not one (a
+    proxy's page, another server)."""
     try:
-        return ErrorBody.parse(body).message
+        return ErrorBody.parse(body).error()
     except MalformedError:
-        return body[:200].decode("utf-8", "replace")
+        return ConnectionLost(f"the relay answered HTTP {status}")
