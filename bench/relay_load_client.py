@@ -34,7 +34,7 @@ import aioice.ice
 from relay_server.client import ChannelClosed, DataChannelClient, json_signaling
 from relay_server.errors import ErrorCode, RelayError
 from relay_server.protocol import ErrorMessage, ReceiptMessage
-from vault import ChunkKind, RecipientIdentity, RecordingSealer, Role, SigningIdentity
+from vault import ChunkKind, DeviceIdentity, RecipientIdentity, RecordingSealer
 
 MEDIA_TYPE: Final = 'video/mp4; codecs="avc1.42E01E"'
 CONNECT_CONCURRENCY: Final = 8
@@ -137,9 +137,9 @@ def seal_recordings(spec: Spec) -> list[SealedRecording]:
     recipient = RecipientIdentity.generate().public
     recordings = []
     for seed in spec.seeds:
-        device = SigningIdentity(bytes.fromhex(seed), Role.DEVICE)
+        device = DeviceIdentity(bytes.fromhex(seed))
         payload = os.urandom(spec.chunk_bytes)
-        with RecordingSealer(device, [recipient], MEDIA_TYPE) as sealer:
+        with RecordingSealer.start(device, [recipient], MEDIA_TYPE) as sealer:
             chunks = [bytes(sealer.seal(ChunkKind.MEDIA, payload)) for _ in range(spec.chunks)]
             recordings.append(
                 SealedRecording(
