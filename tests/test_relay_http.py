@@ -25,6 +25,7 @@ from vault import (
     Role,
     Status,
     StoredIdentity,
+    errors,
     save_identity,
     verify_stream,
 )
@@ -324,7 +325,7 @@ async def test_relay_key_is_loaded_from_its_identity_file(
         StoredIdentity(Role.DEVICE, DeviceIdentity.generate()),
         passphrase=None,
     )
-    with pytest.raises(Exception, match="not a relay identity"):
+    with pytest.raises(errors.TestigoError, match="is a device key, not a relay key"):
         create_app(relay_settings.replace(relay_key=str(device_path)))
 
 

@@ -17,7 +17,6 @@ from vault import (
     RelayIdentity,
     Role,
     StoredIdentity,
-    TestigoError,
     WrongPassphraseError,
     errors,
     generate_identity,
@@ -208,7 +207,7 @@ def test_a_file_of_another_role_is_refused_with_a_hint(
 ) -> None:
     path = tmp_path / "key.json"
     save_identity(path, generate_identity(role), None)
-    with pytest.raises(TestigoError) as caught:
+    with pytest.raises(errors.TestigoError) as caught:
         kind.load(path, Asked())
     message = str(caught.value)
     assert message == f"{path} is a {role} key, {wanted}"
