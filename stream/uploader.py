@@ -210,9 +210,8 @@ class Uploader:
                 oldest = min(flight.sent_at for flight in in_flight.values())
                 timeout = max(0.0, oldest + RECEIPT_TIMEOUT_S - time.monotonic())
                 waker = asyncio.ensure_future(self._wake.wait())
-                waits: set[asyncio.Future[object]] = {answers, waker}  # type: ignore[arg-type]
                 done, _ = await asyncio.wait(
-                    waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    (answers, waker), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
                 )
                 waker.cancel()
                 if answers in done:
@@ -234,9 +233,7 @@ class Uploader:
         """Wait for a new chunk, the end of the recording, or a reason to change transport."""
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         waker = asyncio.ensure_future(self._wake.wait())
-        waits: set[asyncio.Future[object]] = {waker}  # type: ignore[arg-type]
-        if switch is not None:
-            waits.add(switch)  # type: ignore[arg-type]
+        waits = (waker,) if switch is None else (waker, switch)
         await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         waker.cancel()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from relay_server import operator
@@ -61,9 +61,8 @@ def chunk_url(device: DeviceIdentity, recording: SealedRecording) -> str:
     return f"/v1/recordings/{device.public}/{recording.recording_id.hex()}/chunks"
 
 
-async def error_of(response: object) -> tuple[int, str]:
-    assert hasattr(response, "status")
-    body = await response.json()  # type: ignore[attr-defined]
+async def error_of(response: ClientResponse) -> tuple[int, str]:
+    body = await response.json()
     return response.status, body["error"]["name"]
 
 

@@ -63,7 +63,9 @@ async def test_chunks_over_the_data_channel_get_verified_receipts(
             assert not answer.duplicate
             assert Receipt.parse(answer.receipt).verify(key, Chunk.parse(chunk))
         again = await channel.upload([(1, recording.chunks[1])])
-        assert again == [ReceiptMessage(answers[1].receipt, duplicate=True)]  # type: ignore[union-attr]
+        first_answer = answers[1]
+        assert isinstance(first_answer, ReceiptMessage)
+        assert again == [ReceiptMessage(first_answer.receipt, duplicate=True)]
     finally:
         await channel.close()
     resumed = await DataChannelClient.connect(signaling(client))
