@@ -71,7 +71,10 @@ _FATAL = frozenset(
 
 
 class RelayError(TestigoError):
-    """The relay refused a request; `code` says why (docs/PROTOCOL.md section 5)."""
+    """Raised when the relay refuses a request (on the relay, and where a client reads
+    the refusal); `code` says why (docs/PROTOCOL.md section 5)."""
+
+    hint = "the relay refused it; docs/PROTOCOL.md section 5 says what each code means"
 
     def __init__(self, code: ErrorCode, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
@@ -80,6 +83,7 @@ class RelayError(TestigoError):
 
 
 class StorageError(TestigoError):
-    """The storage could not durably keep or read an object. Never answered by a receipt."""
+    """Raised when the storage cannot durably keep or read an object; never answered by a
+    receipt."""
 
     hint = "check the disk or the S3 endpoint; the client retries later"

@@ -21,7 +21,7 @@ SMTP_SECURITY: Final = ("starttls", "tls", "none")
 
 
 class SettingsError(TestigoError):
-    """A relay setting has a value the relay cannot use."""
+    """Raised when a relay setting has a value the relay cannot use."""
 
     hint = "see the settings table in docs/PROTOCOL.md section 9"
 
