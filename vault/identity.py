@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Final, Generic, Self, TypeVar
+from typing import Final, Generic, Self, TypeVar
 
 from vault import _primitives as p
 from vault.atomic import write_file_atomically
@@ -83,8 +83,6 @@ class RecipientIdentity:
 class _SigningIdentity(Generic[_KeyT]):
     """The secret half of an Ed25519 key; `DeviceIdentity` and `RelayIdentity` are its kinds."""
 
-    role: ClassVar[Role]
-
     def __init__(self, seed: bytes) -> None:
         public, self._secret = p.ed25519_keypair(seed)
         self._seed = bytes(seed)
@@ -110,7 +108,6 @@ class _SigningIdentity(Generic[_KeyT]):
 class DeviceIdentity(_SigningIdentity[DeviceKey]):
     """The secret half of a device key: signs recording headers and chunks."""
 
-    role = Role.DEVICE
     _KIND = "device"
     _MAKE_HINT = "make one with: testigo keygen --role device"
 
@@ -126,7 +123,6 @@ class DeviceIdentity(_SigningIdentity[DeviceKey]):
 class RelayIdentity(_SigningIdentity[RelayKey]):
     """The secret half of a relay key: signs receipts."""
 
-    role = Role.RELAY
     _KIND = "relay"
     _MAKE_HINT = "make one with: testigo relay keygen"
 
