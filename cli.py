@@ -11,15 +11,14 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from vault import (
+    DeviceIdentity,
     MalformedError,
     NotForMeError,
     RecipientIdentity,
     Role,
-    StoredIdentity,
     TamperedError,
     TestigoError,
     generate_identity,
-    load_identity,
     save_identity,
 )
 from vault.contacts import ContactBook, ContactRole
@@ -84,13 +83,7 @@ def file_size(path: Path) -> int:
 
 
 def load_recipient_identity(path: Path, passphrase_fd: int | None) -> RecipientIdentity:
-    stored = load_identity(path, existing_passphrase(passphrase_fd, str(path)))
-    if not isinstance(stored.identity, RecipientIdentity):
-        fail(
-            f"{path} is a {stored.role} key; opening recordings needs a contact or lawyer key",
-            "pass the identity file made with: testigo keygen --role lawyer",
-        )
-    return stored.identity
+    return RecipientIdentity.load(path, existing_passphrase(passphrase_fd, str(path)))
 
 
 home_option = click.option(
@@ -214,11 +207,8 @@ def contacts_remove(name: str, home: Path | None) -> None:
     click.echo(f"removed {removed.name}")
 
 
-def _load_device(path: Path, passphrase_fd: int | None) -> StoredIdentity:
-    stored = load_identity(path, existing_passphrase(passphrase_fd, str(path)))
-    if stored.role is not Role.DEVICE:
-        fail(f"{path} is a {stored.role} key, not a device key", "testigo keygen --role device")
-    return stored
+def _load_device(path: Path, passphrase_fd: int | None) -> DeviceIdentity:
+    return DeviceIdentity.load(path, existing_passphrase(passphrase_fd, str(path)))
 
 
 @main.command()

@@ -17,14 +17,14 @@ from pathlib import Path
 from capture.encoder import CaptureConfig
 from capture.recorder import Recorder
 from capture.sources import SyntheticSource
-from vault.identity import RecipientIdentity, Role, SigningIdentity
+from vault.identity import DeviceIdentity, RecipientIdentity
 
 
 def record(spool: Path, seconds: float, width: int, height: int, fps: int) -> None:
     source = SyntheticSource(width, height, fps, seconds=seconds, realtime=False)
     config = CaptureConfig(width=width, height=height, fps=fps)
     recipients = [RecipientIdentity.generate().public for _ in range(3)]
-    Recorder(source, config, SigningIdentity.generate(Role.DEVICE), recipients, spool).run()
+    Recorder(source, config, DeviceIdentity.generate(), recipients, spool).run()
 
 
 def _peak_rss_kb() -> int:

@@ -74,9 +74,10 @@ def seeds(name: str) -> list[bytes]:
     """Valid inputs to start from, so the fuzzer gets past the first check."""
     from vault.format import ChunkKind
     from vault.identity import (
+        DeviceIdentity,
         RecipientIdentity,
+        RelayIdentity,
         Role,
-        SigningIdentity,
         encode_identity,
         generate_identity,
     )
@@ -84,16 +85,16 @@ def seeds(name: str) -> list[bytes]:
     from vault.seal import RecordingSealer
     from vault.wire.receipts_file import encode_receipts_file
 
-    device = SigningIdentity.generate(Role.DEVICE)
+    device = DeviceIdentity.generate()
     recipient = RecipientIdentity.generate()
-    sealer = RecordingSealer(device, [recipient.public], "video/mp4", max_chunk_size=4096)
+    sealer = RecordingSealer.start(device, [recipient.public], "video/mp4", max_chunk_size=4096)
     chunks = [
         sealer.seal(ChunkKind.INIT, b"init"),
         sealer.seal(ChunkKind.METADATA, b'{"type": "location", "lat": 1, "lon": 2}'),
         sealer.finish(),
     ]
     recording_bytes = bytes(sealer.header) + b"".join(bytes(c) for c in chunks)
-    relay = SigningIdentity.generate(Role.RELAY)
+    relay = RelayIdentity.generate()
     return {
         "recording": [recording_bytes],
         "relay_messages": [b"\x01\x01" + bytes(sealer.header), b"\x02" + bytes(13) + b"x"],

@@ -46,7 +46,7 @@ from typing import Final
 
 from relay_server.operator import enroll
 from relay_server.settings import Settings
-from vault import DeviceKey, Role, SigningIdentity, generate_identity, save_identity
+from vault import DeviceIdentity, DeviceKey, Role, generate_identity, save_identity
 
 CHUNK_BYTES: Final = 250_000  # 1 s at 2 Mbit/s
 STREAM_MBIT_S: Final = CHUNK_BYTES * 8 / 1e6
@@ -295,7 +295,7 @@ class Harness:
     async def enroll_devices(self, count: int) -> None:
         while len(self.seeds) < count:
             seed = os.urandom(32)
-            await enroll(self.settings, DeviceKey(SigningIdentity(seed, Role.DEVICE).public.raw))
+            await enroll(self.settings, DeviceKey(DeviceIdentity(seed).public.raw))
             self.seeds.append(seed)
 
     async def start_relay(self, transport: str, streams: int) -> tuple[int, str]:

@@ -32,7 +32,7 @@ import aiohttp
 import aioice.ice
 
 from stream.phone.datachannel import ChannelClosed, DataChannelClient, json_signaling
-from vault import ChunkKind, RecipientIdentity, RecordingSealer, Role, SigningIdentity
+from vault import ChunkKind, DeviceIdentity, RecipientIdentity, RecordingSealer
 from vault.errors import MalformedError
 from vault.wire import routes
 from vault.wire.datachannel import ErrorMessage, ReceiptMessage
@@ -139,9 +139,9 @@ def seal_recordings(spec: Spec) -> list[SealedRecording]:
     recipient = RecipientIdentity.generate().public
     recordings = []
     for seed in spec.seeds:
-        device = SigningIdentity(bytes.fromhex(seed), Role.DEVICE)
+        device = DeviceIdentity(bytes.fromhex(seed))
         payload = os.urandom(spec.chunk_bytes)
-        with RecordingSealer(device, [recipient], MEDIA_TYPE) as sealer:
+        with RecordingSealer.start(device, [recipient], MEDIA_TYPE) as sealer:
             chunks = [bytes(sealer.seal(ChunkKind.MEDIA, payload)) for _ in range(spec.chunks)]
             recordings.append(
                 SealedRecording(

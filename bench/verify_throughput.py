@@ -15,7 +15,7 @@ from pathlib import Path
 from vault import _primitives as p
 from vault.archive import iter_chunks, read_header, verify_file
 from vault.format import Chunk, ChunkKind, payload_key
-from vault.identity import RecipientIdentity, Role, SigningIdentity
+from vault.identity import DeviceIdentity, RecipientIdentity
 from vault.seal import RecordingSealer
 from vault.seal_file import PlainChunk, seal_to_file
 from vault.verify import RawChunk
@@ -26,8 +26,8 @@ ROUNDS = 3
 
 def make_recording(path: Path, size_mb: int) -> RecipientIdentity:
     lawyer = RecipientIdentity.generate()
-    device = SigningIdentity.generate(Role.DEVICE)
-    sealer = RecordingSealer(device, [lawyer.public], 'video/mp4; codecs="avc1.42E01E"')
+    device = DeviceIdentity.generate()
+    sealer = RecordingSealer.start(device, [lawyer.public], 'video/mp4; codecs="avc1.42E01E"')
     payload = os.urandom(CHUNK_BYTES)
     count = size_mb * 1_000_000 // CHUNK_BYTES
     chunks = (PlainChunk(ChunkKind.MEDIA, payload, i * 1000) for i in range(count))

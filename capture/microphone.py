@@ -15,7 +15,7 @@ from typing import Final
 
 import av
 
-from capture.errors import MediaError
+from capture.errors import MICROPHONE_HINT, MediaError
 from capture.sources import AudioFormat, Frame, FrameSource, VideoFormat
 
 QUEUE_FRAMES: Final = 256  # about 5 s of 1024-sample frames at 48 kHz
@@ -30,10 +30,12 @@ class MicrophoneSource:
         try:
             self._container = av.open(device, format=backend, mode="r")
         except (av.FFmpegError, ValueError, OSError) as error:
-            raise MediaError(f"no microphone at {backend}:{device} ({error})") from None
+            raise MediaError(
+                f"no microphone at {backend}:{device} ({error})", hint=MICROPHONE_HINT
+            ) from None
         if not self._container.streams.audio:
             self._container.close()
-            raise MediaError(f"{backend}:{device} has no audio")
+            raise MediaError(f"{backend}:{device} has no audio", hint=MICROPHONE_HINT)
         self._stream = self._container.streams.audio[0]
         self._closed = False
 
@@ -58,7 +60,7 @@ class MicrophoneSource:
                 yield frame
         except av.FFmpegError as error:
             if not self._closed:
-                raise MediaError(f"the microphone stopped: {error}") from None
+                raise MediaError(f"the microphone stopped: {error}", hint=MICROPHONE_HINT) from None
         finally:
             self._container.close()
 

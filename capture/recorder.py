@@ -18,7 +18,7 @@ from capture.encoder import CaptureConfig, LiveEncoder
 from capture.segments import MediaSegment, SegmentKind
 from capture.sources import FrameSource
 from vault.format import Chunk, ChunkKind
-from vault.identity import SigningIdentity
+from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey
 from vault.seal import RecordingSealer
 from vault.spool import SpoolRecording
@@ -76,7 +76,7 @@ class Recorder:
         self,
         source: FrameSource,
         config: CaptureConfig,
-        device: SigningIdentity,
+        device: DeviceIdentity,
         recipients: Sequence[RecipientKey],
         spool: Path,
         *,
@@ -108,7 +108,7 @@ class Recorder:
     def run(self, duration_s: float | None = None) -> SpoolRecording:
         encoder = LiveEncoder.for_source(self._config, self._source)
         started = time.monotonic()
-        with RecordingSealer(self._device, self._recipients, encoder.media_type) as sealer:
+        with RecordingSealer.start(self._device, self._recipients, encoder.media_type) as sealer:
             self.recording = SpoolRecording.create(self._spool, sealer.header)
             if self._on_recording is not None:
                 self._on_recording(self.recording)

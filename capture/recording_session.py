@@ -9,7 +9,6 @@ from pathlib import Path
 from types import FrameType
 
 from capture.encoder import CaptureConfig
-from capture.errors import MediaError
 from capture.location import location_provider
 from capture.microphone import CameraWithMicrophone, MicrophoneSource, open_default_microphone
 from capture.recorder import (
@@ -21,9 +20,8 @@ from capture.recorder import (
 )
 from capture.sources import CameraSource, FileSource, FrameSource, SyntheticSource
 from vault.errors import TestigoError
-from vault.identity import SigningIdentity, StoredIdentity
+from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey
-from vault.spool import SpoolRecording
 
 Echo = Callable[[str], None]
 
@@ -36,25 +34,20 @@ def open_source(
     A camera gets the microphone too: microphone None means the system default if there
     is one, "none" means video only, "pulse:DEVICE" / "alsa:DEVICE" a given device.
     """
-    try:
-        if spec == "synthetic":
-            return SyntheticSource(width, height, fps, realtime=True)
-        if spec == "camera" or spec.startswith("camera:"):
-            device = spec.partition(":")[2] or "0"
-            camera = CameraSource(int(device) if device.isdigit() else device, width, height, fps)
-            audio = _open_microphone(microphone)
-            return camera if audio is None else CameraWithMicrophone(camera, audio)
-        path = Path(spec)
-        if not path.exists():
-            raise TestigoError(
-                f"source {spec!r} is not camera, synthetic or an existing file",
-                hint="use --source camera, --source synthetic or --source PATH",
-            )
-        return FileSource(path)
-    except MediaError as error:
+    if spec == "synthetic":
+        return SyntheticSource(width, height, fps, realtime=True)
+    if spec == "camera" or spec.startswith("camera:"):
+        device = spec.partition(":")[2] or "0"
+        camera = CameraSource(int(device) if device.isdigit() else device, width, height, fps)
+        audio = _open_microphone(microphone)
+        return camera if audio is None else CameraWithMicrophone(camera, audio)
+    path = Path(spec)
+    if not path.exists():
         raise TestigoError(
-            str(error), hint="connect a camera, or record the test pattern with --source synthetic"
-        ) from None
+            f"source {spec!r} is not camera, synthetic or an existing file",
+            hint="use --source camera, --source synthetic or --source PATH",
+        )
+    return FileSource(path)
 
 
 def _open_microphone(spec: str | None) -> MicrophoneSource | None:
@@ -139,7 +132,7 @@ class RecordOptions:
 
 def prepare_recorder(
     options: RecordOptions,
-    device: StoredIdentity,
+    device: DeviceIdentity,
     recipients: Sequence[RecipientKey],
     echo: Echo,
     *,
@@ -147,8 +140,6 @@ def prepare_recorder(
     on_chunk: ChunkListener | None = None,
     on_recording: RecordingListener | None = None,
 ) -> Recorder:
-    if not isinstance(device.identity, SigningIdentity):
-        raise TestigoError("recording needs a device key")
     try:
         config = CaptureConfig(
             width=options.width,
@@ -170,7 +161,7 @@ def prepare_recorder(
     return Recorder(
         frames,
         config,
-        device.identity,
+        device,
         recipients,
         options.spool,
         location=location,
@@ -180,16 +171,9 @@ def prepare_recorder(
     )
 
 
-def run_recorder(recorder: Recorder, duration_s: float | None) -> SpoolRecording:
-    try:
-        return recorder.run(duration_s)
-    except MediaError as error:
-        raise TestigoError(str(error), hint="check the source") from None
-
-
 def record_to_spool(
     options: RecordOptions,
-    device: StoredIdentity,
+    device: DeviceIdentity,
     recipients: Sequence[RecipientKey],
     echo: Echo,
 ) -> Path:
@@ -197,6 +181,6 @@ def record_to_spool(
     status = StatusLine(echo)
     recorder = prepare_recorder(options, device, recipients, echo, on_status=status.recording)
     with stop_on_signals(recorder):
-        recording = run_recorder(recorder, options.duration_s)
+        recording = recorder.run(options.duration_s)
     status.close()
     return recording.directory

@@ -22,7 +22,7 @@ import av
 import cv2
 import numpy as np
 
-from capture.errors import MediaError
+from capture.errors import CAMERA_HINT, MediaError
 from capture.synthetic import AUDIO_RATE, TestPattern, ToneGenerator
 
 Frame = av.VideoFrame | av.AudioFrame
@@ -242,7 +242,7 @@ class CameraSource:
             cv2.utils.logging.setLogLevel(previous_level)
         if not capture.isOpened():
             capture.release()
-            raise MediaError(f"no camera found at {name}; use --source synthetic")
+            raise MediaError(f"no camera found at {name}; use --source synthetic", hint=CAMERA_HINT)
         capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         capture.set(cv2.CAP_PROP_FPS, fps)
@@ -272,7 +272,9 @@ class CameraSource:
                 ok, image = self._capture.read()
                 if not ok:
                     if started is None:
-                        raise MediaError(f"camera at {self._name} opened but gives no frames")
+                        raise MediaError(
+                            f"camera at {self._name} opened but gives no frames", hint=CAMERA_HINT
+                        )
                     return
                 now = time.monotonic()
                 if started is None:

@@ -33,40 +33,31 @@ from relay_server.state import (
 )
 from relay_server.storage import BlobStorage, open_storage
 from relay_server.webrtc import WebRTCSessions
-from vault import Role, SigningIdentity, load_identity
-from vault.errors import TestigoError
+from vault import RelayIdentity
 from vault.identity import is_protected, no_passphrase
 
 HTTP_OVERHEAD = 64 * 1024
 ALERT_SHUTDOWN_GRACE_S = 5.0
 
 
-def load_relay_identity(path: Path) -> SigningIdentity:
+def load_relay_identity(path: Path) -> RelayIdentity:
     """The relay's signing identity; a protected file opens with TESTIGO_PASSPHRASE."""
 
     def from_environment() -> str:
         value = os.environ.get("TESTIGO_PASSPHRASE")
         return no_passphrase() if value is None else value
 
-    stored = load_identity(path, from_environment if is_protected(path) else no_passphrase)
-    if stored.role is not Role.RELAY or not isinstance(stored.identity, SigningIdentity):
-        raise TestigoError(
-            f"{path} is a {stored.role} identity, not a relay identity",
-            hint="make one with: testigo relay keygen",
-        )
-    return stored.identity
+    return RelayIdentity.load(path, from_environment if is_protected(path) else no_passphrase)
 
 
 def create_app(
     settings: Settings,
     *,
-    relay: SigningIdentity | None = None,
+    relay: RelayIdentity | None = None,
     storage: BlobStorage | None = None,
 ) -> web.Application:
     """The relay application. relay and storage default to what settings name."""
     identity = relay if relay is not None else load_relay_identity(Path(settings.relay_key))
-    if identity.role is not Role.RELAY:
-        raise TestigoError("receipts are signed by a relay identity")
     app = web.Application(client_max_size=settings.max_chunk_bytes + HTTP_OVERHEAD)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()

@@ -64,7 +64,7 @@ class AlertKind(StrEnum):
 
 
 class AlertTargetError(TestigoError):
-    """An alert target the relay cannot use."""
+    """Raised when an alert target is one the relay cannot use."""
 
     hint = "a webhook is an http(s):// URL, an email target is one address"
 

@@ -4,6 +4,7 @@ from vault.errors import TestigoError
 
 
 class StorageError(TestigoError):
-    """The storage could not durably keep or read an object. Never answered by a receipt."""
+    """Raised when the storage cannot durably keep or read an object; never answered by a
+    receipt."""
 
     hint = "check the disk or the S3 endpoint; the client retries later"

@@ -19,8 +19,8 @@ from relay_server.logs import log_event
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.storage import PutResult, Storage
-from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayKey, SigningIdentity
-from vault.errors import MalformedError, TamperedError
+from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayIdentity
+from vault.errors import MalformedError, TamperedError, UnsupportedVersionError
 from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE
 from vault.receipts import Receipt, sign_receipt
 from vault.wire.datachannel import index_ranges
@@ -79,7 +79,7 @@ class Ingest:
         self,
         storage: Storage,
         enrollment: Enrollment,
-        relay: SigningIdentity,
+        relay: RelayIdentity,
         settings: Settings,
         metrics: Metrics,
         clock_ms: Callable[[], int] = now_ms,
@@ -110,13 +110,10 @@ class Ingest:
             raise RelayError(ErrorCode.MALFORMED, "a header is at most 5512 bytes")
         try:
             header = Header.parse(data)
+        except UnsupportedVersionError as error:
+            raise RelayError(ErrorCode.UNSUPPORTED_VERSION, f"header: {error}") from None
         except MalformedError as error:
-            code = (
-                ErrorCode.UNSUPPORTED_VERSION
-                if "unsupported format version" in str(error)
-                else ErrorCode.MALFORMED
-            )
-            raise RelayError(code, f"header: {error}") from None
+            raise RelayError(ErrorCode.MALFORMED, f"header: {error}") from None
         if not await self._enrolled(header.device_key):
             log_event(logging.WARNING, "header.unknown_device", recording=header.recording_id.hex())
             raise RelayError(
@@ -308,7 +305,7 @@ class Ingest:
         if data is None:
             return None
         try:
-            valid = Receipt.parse(data).verify(self._relay_key(), chunk)
+            valid = Receipt.parse(data).verify(self._relay.public, chunk)
         except MalformedError:
             valid = False
         if not valid:
@@ -322,11 +319,6 @@ class Ingest:
                 ErrorCode.STORAGE_FAILURE, "the stored receipt is damaged", index=chunk.index
             )
         return data
-
-    def _relay_key(self) -> RelayKey:
-        key = self._relay.public
-        assert isinstance(key, RelayKey)
-        return key
 
     async def _store(self, operation: Awaitable[PutResult], index: int | None = None) -> PutResult:
         try:

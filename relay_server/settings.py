@@ -21,7 +21,7 @@ SMTP_SECURITY: Final = ("starttls", "tls", "none")
 
 
 class SettingsError(TestigoError):
-    """A relay setting has a value the relay cannot use."""
+    """Raised when a relay setting has a value the relay cannot use."""
 
     hint = "see the settings table in docs/PROTOCOL.md section 9"
 
@@ -280,13 +280,13 @@ class Settings:
 def _table() -> tuple[Setting, ...]:
     rows = []
     for f in dataclasses.fields(Settings):
-        kind = f.type
-        if kind not in (str, int, float):
+        kind, default = f.type, f.default
+        if kind not in (str, int, float) or not isinstance(default, (str, int, float)):
             raise TypeError(f"setting {f.name} has an unsupported type")
         rows.append(
             Setting(
                 name=f.name,
-                default=f.default,  # type: ignore[arg-type]
+                default=default,
                 help=str(f.metadata["help"]),
                 type=kind,
                 minimum=f.metadata["minimum"],

@@ -10,11 +10,11 @@ from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.storage import Storage
 from relay_server.webrtc import WebRTCSessions
-from vault import SigningIdentity
+from vault import RelayIdentity
 
 SETTINGS = web.AppKey("settings", Settings)
 METRICS = web.AppKey("metrics", Metrics)
-RELAY = web.AppKey("relay", SigningIdentity)
+RELAY = web.AppKey("relay", RelayIdentity)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")
 ENROLLMENT = web.AppKey("enrollment", Enrollment)
 INGEST = web.AppKey("ingest", Ingest)

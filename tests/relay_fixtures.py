@@ -30,11 +30,11 @@ from tests.ceph_rgw import CephRgw
 from vault import (
     Chunk,
     ChunkKind,
+    DeviceIdentity,
     Header,
     RecipientIdentity,
     RecordingSealer,
-    Role,
-    SigningIdentity,
+    RelayIdentity,
 )
 
 MEDIA_TYPE = 'video/mp4; codecs="avc1.42E01E"'
@@ -128,13 +128,13 @@ async def storage(
 
 
 @pytest.fixture
-def relay_identity() -> SigningIdentity:
-    return SigningIdentity.generate(Role.RELAY)
+def relay_identity() -> RelayIdentity:
+    return RelayIdentity.generate()
 
 
 @pytest.fixture
-def device_identity() -> SigningIdentity:
-    return SigningIdentity.generate(Role.DEVICE)
+def device_identity() -> DeviceIdentity:
+    return DeviceIdentity.generate()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ class SealedRecording:
 
 
 def seal_recording(
-    device: SigningIdentity,
+    device: DeviceIdentity,
     recipient: RecipientIdentity,
     sizes: list[int],
     *,
@@ -163,7 +163,7 @@ def seal_recording(
     max_chunk_size: int = 4 * 1024 * 1024 + 16,
 ) -> SealedRecording:
     """A sealed recording: an init chunk, media chunks of the given plaintext sizes, end."""
-    with RecordingSealer(
+    with RecordingSealer.start(
         device, [recipient.public], MEDIA_TYPE, max_chunk_size=max_chunk_size
     ) as sealer:
         chunks = [bytes(sealer.seal(ChunkKind.INIT, b"ftyp-moov"))]
@@ -176,13 +176,13 @@ def seal_recording(
     return SealedRecording(bytes(header), chunks, header.recording_id)
 
 
-def one_chunk(device: SigningIdentity, recipient: RecipientIdentity) -> Chunk:
+def one_chunk(device: DeviceIdentity, recipient: RecipientIdentity) -> Chunk:
     """The first chunk of a fresh recording."""
-    with RecordingSealer(device, [recipient.public], MEDIA_TYPE) as sealer:
+    with RecordingSealer.start(device, [recipient.public], MEDIA_TYPE) as sealer:
         return sealer.seal(ChunkKind.INIT, b"init")
 
 
-def forged_chunk(device: SigningIdentity, header: bytes, chunk: bytes, ciphertext: bytes) -> bytes:
+def forged_chunk(device: DeviceIdentity, header: bytes, chunk: bytes, ciphertext: bytes) -> bytes:
     """Another chunk for the same index, validly signed by device: what a device that
     equivocates (or whose key was stolen) would send."""
     parsed_header = Header.parse(header)

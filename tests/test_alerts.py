@@ -27,7 +27,14 @@ from relay_server.settings import Settings
 from relay_server.state import ALERTS
 from relay_server.storage.fs import FilesystemStorage
 from tests.relay_fixtures import MEDIA_TYPE
-from vault import ChunkKind, DeviceKey, RecipientIdentity, RecordingSealer, Role, SigningIdentity
+from vault import (
+    ChunkKind,
+    DeviceIdentity,
+    DeviceKey,
+    RecipientIdentity,
+    RecordingSealer,
+    RelayIdentity,
+)
 from vault import errors as vault_errors
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(60)]
@@ -50,11 +57,6 @@ NOTICE_KEYS = {
     "watch",
     "instructions",
 }
-
-
-def device_key(identity: SigningIdentity) -> DeviceKey:
-    assert isinstance(identity.public, DeviceKey)
-    return identity.public
 
 
 # -- a real SMTP server --
@@ -149,7 +151,7 @@ class AlertingRelay:
 
 
 async def start_relay(
-    aiohttp_server: MakeServer, settings: Settings, relay: SigningIdentity, device: DeviceKey
+    aiohttp_server: MakeServer, settings: Settings, relay: RelayIdentity, device: DeviceKey
 ) -> AsyncIterator[AlertingRelay]:
     server = await aiohttp_server(create_app(settings, relay=relay))
     async with aiohttp.ClientSession() as http:
@@ -171,10 +173,10 @@ def alert_settings(base: Settings, smtp_port: int = 25) -> Settings:
 
 
 async def upload_recording(
-    relay: AlertingRelay, device: SigningIdentity, recipient: RecipientIdentity
+    relay: AlertingRelay, device: DeviceIdentity, recipient: RecipientIdentity
 ) -> bytes:
     """Upload a whole recording (init, a location, media, end) over HTTPS; its header."""
-    with RecordingSealer(device, [recipient.public], MEDIA_TYPE) as sealer:
+    with RecordingSealer.start(device, [recipient.public], MEDIA_TYPE) as sealer:
         header = bytes(sealer.header)
         assert await relay.post("/v1/headers", header) == 200
         path = f"/v1/recordings/{relay.device}/{sealer.header.recording_id.hex()}/chunks"
@@ -200,14 +202,14 @@ async def next_item(queue: "asyncio.Queue[_T]") -> _T:
 async def test_a_new_recording_alerts_by_email_and_webhook_once(
     aiohttp_server: MakeServer,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     smtp_server: SmtpServer,
     receiver: Receiver,
 ) -> None:
     settings = alert_settings(relay_settings, smtp_server.port)
-    key = device_key(device_identity)
+    key = device_identity.public
     assert await operator.enroll(settings, key)
     token = await operator.mint_token(settings, key)
     assert await operator.add_alert_target(settings, key, "email", "ana@example.org")
@@ -265,15 +267,15 @@ async def test_a_new_recording_alerts_by_email_and_webhook_once(
 async def test_a_failing_or_hanging_webhook_does_not_hold_up_ingest(
     aiohttp_server: MakeServer,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     receiver: Receiver,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # a webhook that hangs for up to 30 s: if ingest waited for it, the uploads would time out
     settings = alert_settings(relay_settings).replace(alert_smtp_host="", alert_timeout_seconds=30)
-    key = device_key(device_identity)
+    key = device_identity.public
     assert await operator.enroll(settings, key)
     broken = receiver.url + "/broken?secret=hook-secret"
     for target in (broken, receiver.url + "/hanging", receiver.url + "/hook"):
@@ -312,7 +314,7 @@ async def test_a_failing_or_hanging_webhook_does_not_hold_up_ingest(
 async def test_alert_targets_are_checked_and_kept_in_the_device_record(
     relay_settings: Settings, tmp_path: Path
 ) -> None:
-    key = device_key(SigningIdentity.generate(Role.DEVICE))
+    key = DeviceIdentity.generate().public
     with pytest.raises(vault_errors.TestigoError, match="not enrolled"):
         await operator.add_alert_target(relay_settings, key, "email", "ana@example.org")
     assert await operator.enroll(relay_settings, key)

@@ -185,7 +185,7 @@ def test_stopping_early_closes_the_source() -> None:
 )
 def test_config_is_validated(changes: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        CaptureConfig(**changes)  # type: ignore[arg-type]
+        CaptureConfig(**changes)  # type: ignore[arg-type]  # wrong values are the test
 
 
 def test_config_defaults() -> None:

@@ -30,10 +30,10 @@ def test_data_must_be_non_empty_bytes() -> None:
     with pytest.raises(ValueError, match="cannot be empty"):
         MediaSegment(SegmentKind.FRAGMENT, b"", 0.0, 0.0)
     with pytest.raises(TypeError, match="data must be bytes, not bytearray"):
-        MediaSegment(SegmentKind.FRAGMENT, bytearray(b"x"), 0.0, 0.0)  # type: ignore[arg-type]
+        MediaSegment(SegmentKind.FRAGMENT, bytearray(b"x"), 0.0, 0.0)  # type: ignore[arg-type]  # the wrong type is the test
 
 
 def test_is_frozen() -> None:
     segment = MediaSegment(SegmentKind.FRAGMENT, b"x", 0.0, 0.0)
     with pytest.raises(AttributeError):
-        segment.data = b"y"  # type: ignore[misc]
+        segment.data = b"y"  # type: ignore[misc]  # writing a frozen field is the test

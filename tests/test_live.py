@@ -52,12 +52,12 @@ from tests.relay_fixtures import MEDIA_TYPE
 from vault import (
     Chunk,
     ChunkKind,
+    DeviceIdentity,
     DeviceKey,
     NotForMeError,
     RecipientIdentity,
     RecordingSealer,
-    Role,
-    SigningIdentity,
+    RelayIdentity,
 )
 from vault.wire.datachannel import ReceiptMessage
 from vault.wire.live import LiveType
@@ -108,9 +108,9 @@ class LiveRecordingPlan:
 
     @classmethod
     def start(
-        cls, device: SigningIdentity, recipient: RecipientIdentity, segments: list[MediaSegment]
+        cls, device: DeviceIdentity, recipient: RecipientIdentity, segments: list[MediaSegment]
     ) -> "LiveRecordingPlan":
-        sealer = RecordingSealer(device, [recipient.public], media_type(segments[0].data))
+        sealer = RecordingSealer.start(device, [recipient.public], media_type(segments[0].data))
         header = sealer.header
         return cls(sealer, bytes(header), header.recording_id, segments)
 
@@ -160,18 +160,13 @@ class LiveRelay:
             return await response.read()
 
 
-def device_key(identity: SigningIdentity) -> DeviceKey:
-    assert isinstance(identity.public, DeviceKey)
-    return identity.public
-
-
 async def start_relay(
     aiohttp_server: MakeServer,
     settings: Settings,
-    relay: SigningIdentity,
-    device: SigningIdentity,
+    relay: RelayIdentity,
+    device: DeviceIdentity,
 ) -> AsyncIterator[LiveRelay]:
-    key = device_key(device)
+    key = device.public
     assert await operator.enroll(settings, key)
     token = await operator.mint_token(settings, key)
     server = await aiohttp_server(create_app(settings, relay=relay))
@@ -183,8 +178,8 @@ async def start_relay(
 async def relay(
     aiohttp_server: MakeServer,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
 ) -> AsyncIterator[LiveRelay]:
     async for running in start_relay(
         aiohttp_server, relay_settings, relay_identity, device_identity
@@ -251,7 +246,7 @@ async def finished(task: "asyncio.Task[WatchSummary]") -> WatchSummary:
 
 async def test_watcher_follows_a_recording_sent_over_webrtc(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
@@ -304,7 +299,7 @@ async def test_watcher_follows_a_recording_sent_over_webrtc(
 
 async def test_late_joiner_starts_at_init_and_latest_fragment(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
@@ -337,7 +332,7 @@ async def test_late_joiner_starts_at_init_and_latest_fragment(
 
 async def test_each_new_recording_is_followed_into_its_own_file(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
@@ -371,9 +366,9 @@ async def test_a_wrong_token_is_refused(
     relay_settings: Settings,
     recipient: RecipientIdentity,
 ) -> None:
-    other_device = SigningIdentity.generate(Role.DEVICE)
-    assert await operator.enroll(relay_settings, device_key(other_device))
-    other_token = await operator.mint_token(relay_settings, device_key(other_device))
+    other_device = DeviceIdentity.generate()
+    assert await operator.enroll(relay_settings, other_device.public)
+    other_token = await operator.mint_token(relay_settings, other_device.public)
     made_up = "tg-token-" + "a" * 52
     for token in (made_up, other_token, "", "tg-token-short"):
         with pytest.raises(WatchRefused):
@@ -392,7 +387,7 @@ async def test_a_wrong_token_is_refused(
 
 async def test_the_relay_forwards_only_ciphertext_and_strangers_cannot_open_it(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
@@ -432,8 +427,8 @@ async def test_the_relay_forwards_only_ciphertext_and_strangers_cannot_open_it(
 async def test_a_slow_viewer_loses_its_backlog_not_ingest_or_other_viewers(
     aiohttp_server: MakeServer,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     settings = relay_settings.replace(live_queue_bytes=64 * 1024)
@@ -445,7 +440,7 @@ async def test_a_slow_viewer_loses_its_backlog_not_ingest_or_other_viewers(
         url = live_url(relay.url, relay.device)
         headers = {"Authorization": f"Bearer {relay.token}"}
         async with relay.http.ws_connect(url, headers=headers, max_msg_size=0) as slow:
-            with RecordingSealer(device_identity, [recipient.public], MEDIA_TYPE) as sealer:
+            with RecordingSealer.start(device_identity, [recipient.public], MEDIA_TYPE) as sealer:
                 await relay.post_header(bytes(sealer.header))
                 rid = sealer.header.recording_id
                 await relay.post_chunk(rid, bytes(sealer.seal(ChunkKind.INIT, b"init")))
@@ -493,7 +488,7 @@ async def test_a_slow_viewer_loses_its_backlog_not_ingest_or_other_viewers(
 
 async def test_shutdown_ends_every_live_stream(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
 ) -> None:
@@ -525,13 +520,13 @@ async def test_shutdown_ends_every_live_stream(
 async def test_watchers_carry_on_across_a_relay_restart(
     aiohttp_server: MakeServer,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
 ) -> None:
-    key = device_key(device_identity)
+    key = device_identity.public
     assert await operator.enroll(relay_settings, key)
     token = await operator.mint_token(relay_settings, key)
     first = await aiohttp_server(create_app(relay_settings, relay=relay_identity))
@@ -579,7 +574,7 @@ async def test_watchers_carry_on_across_a_relay_restart(
 
 async def test_an_old_recording_uploaded_late_does_not_interrupt_the_live_one(
     relay: LiveRelay,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     segments: list[MediaSegment],
     tmp_path: Path,
@@ -592,7 +587,7 @@ async def test_an_old_recording_uploaded_late_does_not_interrupt_the_live_one(
     await relay.post_header(live.header)
     await relay.post_chunk(live.recording_id, next(chunks))
     # a recording from an earlier run, left in the spool, uploaded now (testigo upload)
-    with RecordingSealer(
+    with RecordingSealer.start(
         device_identity,
         [recipient.public],
         MEDIA_TYPE,

@@ -16,7 +16,7 @@ from capture.recorder import Location, Recorder
 from capture.sources import SyntheticSource
 from stream.demo.local_relay import cli_command
 from tests.cli_run import assert_clean_error, public_key, run_testigo
-from vault import RecipientIdentity, Role, SigningIdentity, verify_file
+from vault import DeviceIdentity, RecipientIdentity, verify_file
 from vault.format import payload_key
 from vault.spool import SpoolRecording, find_recording
 
@@ -26,7 +26,7 @@ def record_in_process(spool: Path, recipient: RecipientIdentity, seconds: float)
     recorder = Recorder(
         source,
         CaptureConfig(width=320, height=240, fps=15, bitrate=300_000),
-        SigningIdentity.generate(Role.DEVICE),
+        DeviceIdentity.generate(),
         [recipient.public],
         spool,
         location=lambda: Location(40.4168, -3.7038),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp import web
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 
 from relay_server import operator
@@ -19,12 +19,13 @@ from relay_server.settings import Settings
 from tests.relay_fixtures import SealedRecording, forged_chunk, seal_recording
 from vault import (
     Chunk,
+    DeviceIdentity,
     RecipientIdentity,
-    RelayKey,
+    RelayIdentity,
     Role,
-    SigningIdentity,
     Status,
     StoredIdentity,
+    errors,
     save_identity,
     verify_stream,
 )
@@ -42,17 +43,12 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 async def relay(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
 ) -> AsyncIterator[Client]:
     """A running relay with device_identity enrolled."""
-    assert await operator.enroll(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    assert await operator.enroll(relay_settings, device_identity.public)
     yield await aiohttp_client(create_app(relay_settings, relay=relay_identity))
-
-
-def relay_key(identity: SigningIdentity) -> RelayKey:
-    assert isinstance(identity.public, RelayKey)
-    return identity.public
 
 
 async def post_header(client: Client, recording: SealedRecording) -> dict[str, object]:
@@ -62,21 +58,20 @@ async def post_header(client: Client, recording: SealedRecording) -> dict[str, o
     return body
 
 
-def chunk_url(device: SigningIdentity, recording: SealedRecording) -> str:
+def chunk_url(device: DeviceIdentity, recording: SealedRecording) -> str:
     return f"/v1/recordings/{device.public}/{recording.recording_id.hex()}/chunks"
 
 
-async def error_of(response: object) -> tuple[int, str]:
-    assert hasattr(response, "status")
-    body = await response.json()  # type: ignore[attr-defined]
+async def error_of(response: ClientResponse) -> tuple[int, str]:
+    body = await response.json()
     return response.status, body["error"]["name"]
 
 
 async def test_upload_receipts_and_download(
     relay: Client,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     recording = seal_recording(device_identity, recipient, [100, 70_000, 5])
@@ -92,14 +87,14 @@ async def test_upload_receipts_and_download(
         assert response.status == 200
         assert response.headers["Testigo-Duplicate"] == "0"
         receipt = Receipt.parse(await response.read())
-        assert receipt.verify(relay_key(relay_identity), Chunk.parse(chunk))
+        assert receipt.verify(relay_identity.public, Chunk.parse(chunk))
         receipts.append(receipt)
     assert [r.index for r in receipts] == list(range(len(recording.chunks)))
 
     again = await post_header(relay, recording)
     assert again["held"] == [[0, len(recording.chunks) - 1]]
 
-    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    token = await operator.mint_token(relay_settings, device_identity.public)
     auth = {"Authorization": f"Bearer {token}"}
     base = f"/v1/devices/{device_identity.public}/recordings"
     listing = await (await relay.get(base, headers=auth)).json()
@@ -123,7 +118,7 @@ async def test_upload_receipts_and_download(
 
 
 async def test_same_chunk_twice_gets_the_same_receipt(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10])
     await post_header(relay, recording)
@@ -136,7 +131,7 @@ async def test_same_chunk_twice_gets_the_same_receipt(
 async def test_unknown_device_is_refused_before_anything_is_written(
     relay: Client, relay_settings: Settings, recipient: RecipientIdentity
 ) -> None:
-    stranger = SigningIdentity.generate(Role.DEVICE)
+    stranger = DeviceIdentity.generate()
     recording = seal_recording(stranger, recipient, [10])
     response = await relay.post("/v1/headers", data=recording.header)
     assert await error_of(response) == (403, "unknown_device")
@@ -146,7 +141,7 @@ async def test_unknown_device_is_refused_before_anything_is_written(
 
 
 async def test_bad_chunk_signature_is_refused(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10])
     await post_header(relay, recording)
@@ -161,7 +156,7 @@ async def test_bad_chunk_signature_is_refused(
 
 
 async def test_bad_header_signature_is_refused(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10])
     header = bytearray(recording.header)
@@ -171,7 +166,7 @@ async def test_bad_header_signature_is_refused(
 
 
 async def test_chunk_of_another_recording_is_refused(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     first = seal_recording(device_identity, recipient, [10])
     second = seal_recording(device_identity, recipient, [10])
@@ -183,12 +178,12 @@ async def test_chunk_of_another_recording_is_refused(
 async def test_oversize_chunk_is_refused(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     settings = relay_settings.replace(max_chunk_bytes=10_000)
-    await operator.enroll(settings, device_identity.public)  # type: ignore[arg-type]
+    await operator.enroll(settings, device_identity.public)
     client = await aiohttp_client(create_app(settings, relay=relay_identity))
     recording = seal_recording(device_identity, recipient, [20_000])
     await post_header(client, recording)
@@ -199,7 +194,7 @@ async def test_oversize_chunk_is_refused(
 
 
 async def test_chunk_above_the_headers_max_chunk_size_is_refused(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     recording = seal_recording(device_identity, recipient, [], final=False, max_chunk_size=32)
     await post_header(relay, recording)
@@ -210,7 +205,7 @@ async def test_chunk_above_the_headers_max_chunk_size_is_refused(
 
 async def test_conflicting_chunk_is_refused_and_raises_an_alarm(
     relay: Client,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -230,14 +225,14 @@ async def test_conflicting_chunk_is_refused_and_raises_an_alarm(
 async def test_limits_per_recording_and_per_device_hour(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10, 10, 10])
     budget = len(recording.chunks[0]) + len(recording.chunks[1])
     settings = relay_settings.replace(max_chunks_per_recording=3, max_device_bytes_per_hour=budget)
-    await operator.enroll(settings, device_identity.public)  # type: ignore[arg-type]
+    await operator.enroll(settings, device_identity.public)
     client = await aiohttp_client(create_app(settings, relay=relay_identity))
     await post_header(client, recording)
     url = chunk_url(device_identity, recording)
@@ -248,7 +243,7 @@ async def test_limits_per_recording_and_per_device_hour(
 
 
 async def test_malformed_bodies_are_refused(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     assert await error_of(await relay.post("/v1/headers", data=b"not a header")) == (
         400,
@@ -270,14 +265,14 @@ async def test_malformed_bodies_are_refused(
 async def test_reading_needs_the_devices_token(
     relay: Client,
     relay_settings: Settings,
-    device_identity: SigningIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10])
     await post_header(relay, recording)
-    other = SigningIdentity.generate(Role.DEVICE)
-    await operator.enroll(relay_settings, other.public)  # type: ignore[arg-type]
-    other_token = await operator.mint_token(relay_settings, other.public)  # type: ignore[arg-type]
+    other = DeviceIdentity.generate()
+    await operator.enroll(relay_settings, other.public)
+    other_token = await operator.mint_token(relay_settings, other.public)
     base = f"/v1/devices/{device_identity.public}/recordings"
     for headers in (
         {},
@@ -287,7 +282,7 @@ async def test_reading_needs_the_devices_token(
     ):
         response = await relay.get(base, headers=headers)
         assert await error_of(response) == (401, "unauthorized")
-    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    token = await operator.mint_token(relay_settings, device_identity.public)
     ok = await relay.get(base, headers={"Authorization": f"Bearer {token}"})
     assert ok.status == 200
     missing = await relay.get(
@@ -299,7 +294,7 @@ async def test_reading_needs_the_devices_token(
 
 
 async def test_metrics_and_health(
-    relay: Client, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     assert await (await relay.get("/healthz")).text() == "ok\n"
     recording = seal_recording(device_identity, recipient, [10])
@@ -318,7 +313,7 @@ async def test_metrics_and_health(
 async def test_relay_key_is_loaded_from_its_identity_file(
     aiohttp_client: MakeClient, tmp_path: Path, relay_settings: Settings
 ) -> None:
-    identity = SigningIdentity.generate(Role.RELAY)
+    identity = RelayIdentity.generate()
     path = tmp_path / "relay.key"
     save_identity(path, StoredIdentity(Role.RELAY, identity), passphrase=None)
     client = await aiohttp_client(create_app(relay_settings.replace(relay_key=str(path))))
@@ -327,22 +322,22 @@ async def test_relay_key_is_loaded_from_its_identity_file(
     device_path = tmp_path / "device.key"
     save_identity(
         device_path,
-        StoredIdentity(Role.DEVICE, SigningIdentity.generate(Role.DEVICE)),
+        StoredIdentity(Role.DEVICE, DeviceIdentity.generate()),
         passphrase=None,
     )
-    with pytest.raises(Exception, match="not a relay identity"):
+    with pytest.raises(errors.TestigoError, match="is a device key, not a relay key"):
         create_app(relay_settings.replace(relay_key=str(device_path)))
 
 
 async def test_a_revoked_device_uploads_nothing_more_but_stays_readable(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
-    assert await operator.enroll(relay_settings, device_identity.public)  # type: ignore[arg-type]
-    token = await operator.mint_token(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    assert await operator.enroll(relay_settings, device_identity.public)
+    token = await operator.mint_token(relay_settings, device_identity.public)
     before = seal_recording(device_identity, recipient, [100, 200, 5])
     # The relay the operator revokes through is another process in real life: the running
     # relay re-reads the device record, so revocation shows there too.
@@ -350,8 +345,8 @@ async def test_a_revoked_device_uploads_nothing_more_but_stays_readable(
     await post_header(relay, before)
     first = await relay.post(chunk_url(device_identity, before), data=before.chunks[0])
     assert first.status == 200
-    assert await operator.revoke(relay_settings, device_identity.public)  # type: ignore[arg-type]
-    assert not await operator.revoke(relay_settings, device_identity.public)  # type: ignore[arg-type]
+    assert await operator.revoke(relay_settings, device_identity.public)
+    assert not await operator.revoke(relay_settings, device_identity.public)
     fresh = await aiohttp_client(create_app(relay_settings, relay=relay_identity))
     refused = await fresh.post(chunk_url(device_identity, before), data=before.chunks[1])
     assert await error_of(refused) == (403, "unknown_device")

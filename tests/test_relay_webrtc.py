@@ -12,7 +12,7 @@ from relay_server.settings import Settings
 from relay_server.state import SESSIONS
 from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
 from tests.relay_fixtures import forged_chunk, seal_recording
-from vault import Chunk, RecipientIdentity, RelayKey, Role, SigningIdentity
+from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity, RelayKey
 from vault.receipts import Receipt
 from vault.wire.datachannel import ChunkFrame, ErrorMessage, ReceiptMessage
 from vault.wire.errors import ErrorCode
@@ -36,18 +36,18 @@ def signaling(client: Client) -> Signaling:
 async def start_relay(
     aiohttp_client: MakeClient,
     settings: Settings,
-    relay: SigningIdentity,
-    device: SigningIdentity,
+    relay: RelayIdentity,
+    device: DeviceIdentity,
 ) -> Client:
-    await operator.enroll(settings, device.public)  # type: ignore[arg-type]
+    await operator.enroll(settings, device.public)
     return await aiohttp_client(create_app(settings, relay=relay))
 
 
 async def test_chunks_over_the_data_channel_get_verified_receipts(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
@@ -63,7 +63,9 @@ async def test_chunks_over_the_data_channel_get_verified_receipts(
             assert not answer.duplicate
             assert Receipt.parse(answer.receipt).verify(key, Chunk.parse(chunk))
         again = await channel.upload([(1, recording.chunks[1])])
-        assert again == [ReceiptMessage(answers[1].receipt, duplicate=True)]  # type: ignore[union-attr]
+        first_answer = answers[1]
+        assert isinstance(first_answer, ReceiptMessage)
+        assert again == [ReceiptMessage(first_answer.receipt, duplicate=True)]
     finally:
         await channel.close()
     resumed = await DataChannelClient.connect(signaling(client))
@@ -76,8 +78,8 @@ async def test_chunks_over_the_data_channel_get_verified_receipts(
 async def test_rejects_on_the_channel_are_errors_and_the_session_goes_on(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     settings = relay_settings.replace(max_chunk_bytes=100_000)
@@ -125,8 +127,8 @@ async def test_rejects_on_the_channel_are_errors_and_the_session_goes_on(
 async def test_malformed_messages_close_the_channel_with_an_error(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     message: bytes,
     code: ErrorCode,
 ) -> None:
@@ -146,12 +148,12 @@ async def test_malformed_messages_close_the_channel_with_an_error(
 async def test_unknown_device_hello_is_refused(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
-    stranger = seal_recording(SigningIdentity.generate(Role.DEVICE), recipient, [10])
+    stranger = seal_recording(DeviceIdentity.generate(), recipient, [10])
     channel = await DataChannelClient.connect(signaling(client))
     try:
         with pytest.raises(Exception, match="not enrolled") as caught:
@@ -164,8 +166,8 @@ async def test_unknown_device_hello_is_refused(
 async def test_busy_relay_refuses_new_sessions_and_shutdown_closes_them(
     aiohttp_client: MakeClient,
     relay_settings: Settings,
-    relay_identity: SigningIdentity,
-    device_identity: SigningIdentity,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
 ) -> None:
     settings = relay_settings.replace(max_webrtc_sessions=1)
     client = await start_relay(aiohttp_client, settings, relay_identity, device_identity)

@@ -31,9 +31,8 @@ from stream.phone.upload_machine import (
     UploadMachine,
 )
 from tests.relay_fixtures import MEDIA_TYPE
-from vault import ChunkKind, RecipientIdentity, RecordingSealer, Role, SigningIdentity
+from vault import ChunkKind, DeviceIdentity, RecipientIdentity, RecordingSealer, RelayIdentity
 from vault.format import Chunk
-from vault.keys import RelayKey
 from vault.receipts import Receipt, sign_receipt
 from vault.wire.errors import ErrorCode
 
@@ -50,8 +49,8 @@ class Recording:
 
 
 def make_recording(count: int = CHUNKS) -> Recording:
-    device = SigningIdentity.generate(Role.DEVICE)
-    with RecordingSealer(device, [RecipientIdentity.generate().public], MEDIA_TYPE) as sealer:
+    device = DeviceIdentity.generate()
+    with RecordingSealer.start(device, [RecipientIdentity.generate().public], MEDIA_TYPE) as sealer:
         chunks = [sealer.seal(ChunkKind.INIT, b"init")]
         chunks += [sealer.seal(ChunkKind.MEDIA, bytes([i]) * 50) for i in range(count - 2)]
         chunks.append(sealer.finish())
@@ -60,14 +59,8 @@ def make_recording(count: int = CHUNKS) -> Recording:
 
 
 RECORDING = make_recording()
-RELAY = SigningIdentity.generate(Role.RELAY)
-OTHER_RELAY = SigningIdentity.generate(Role.RELAY)
-
-
-def relay_key(identity: SigningIdentity) -> RelayKey:
-    key = identity.public
-    assert isinstance(key, RelayKey)
-    return key
+RELAY = RelayIdentity.generate()
+OTHER_RELAY = RelayIdentity.generate()
 
 
 @dataclass
@@ -95,7 +88,7 @@ class Simulation:
     machine: UploadMachine
     faults: Faults
     rng: random.Random
-    signer: SigningIdentity = RELAY
+    signer: RelayIdentity = RELAY
     recording: Recording = RECORDING
     hello_refusal: ErrorCode | None = None  # a final refusal of every HELLO
     chunk_refusals: dict[int, ErrorCode] = field(default_factory=dict)  # final, per index
@@ -155,7 +148,7 @@ class Simulation:
                 case StoreReceipt(index, receipt, _device_ms, _received_ms, _kind):
                     assert index not in self.stored, f"chunk {index} receipted twice"
                     parsed = Receipt.parse(receipt)
-                    assert parsed.verify(relay_key(RELAY), self.recording.chunks[index])
+                    assert parsed.verify(RELAY.public, self.recording.chunks[index])
                     self.stored[index] = receipt
                 case Tell(text):
                     self.told.append(text)
@@ -252,7 +245,7 @@ def simulation(
     *,
     webrtc: bool = True,
     recording: Recording = RECORDING,
-    signer: SigningIdentity = RELAY,
+    signer: RelayIdentity = RELAY,
     hello_refusal: ErrorCode | None = None,
     chunk_refusals: dict[int, ErrorCode] | None = None,
 ) -> Simulation:
@@ -260,7 +253,7 @@ def simulation(
     rng = random.Random(seed)
     machine = UploadMachine(
         recording_id=recording.recording_id,
-        relay_key=relay_key(RELAY),
+        relay_key=RELAY.public,
         device_text=recording.device_text,
         pending=[],
         webrtc=webrtc,
@@ -406,7 +399,7 @@ def test_receipts_from_another_relay_key_stop_the_upload_with_the_reason() -> No
     assert sim.stored == {}
     assert sim.machine.status.stopped is not None
     assert "this relay's key is not the one you set up" in sim.machine.status.stopped
-    assert str(relay_key(OTHER_RELAY)) in sim.machine.status.stopped
+    assert str(OTHER_RELAY.public) in sim.machine.status.stopped
 
 
 def test_a_receipt_for_another_chunk_is_not_stored() -> None:
@@ -432,7 +425,7 @@ def test_a_receipt_for_another_chunk_is_not_stored() -> None:
 def test_an_offline_spool_with_nothing_pending_is_finished_at_once() -> None:
     machine = UploadMachine(
         recording_id=RECORDING.recording_id,
-        relay_key=relay_key(RELAY),
+        relay_key=RELAY.public,
         device_text=RECORDING.device_text,
         pending=[],
         receipted=CHUNKS,

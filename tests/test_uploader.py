@@ -8,7 +8,7 @@ import pytest
 
 from stream.demo.local_relay import LocalRelay
 from stream.phone.uploader import SafeChunk, Uploader
-from vault import RecipientIdentity, Role, SigningIdentity
+from vault import DeviceIdentity, RecipientIdentity
 from vault.format import ChunkKind
 from vault.keys import DeviceKey
 from vault.seal import RecordingSealer
@@ -18,12 +18,12 @@ pytestmark = pytest.mark.asyncio
 
 
 async def test_first_chunks_go_over_https_while_webrtc_connects(tmp_path: Path) -> None:
-    device = SigningIdentity.generate(Role.DEVICE)
+    device = DeviceIdentity.generate()
     assert isinstance(device.public, DeviceKey)
     relay = LocalRelay(tmp_path / "relay")
     relay.enroll(device.public)
     with relay:
-        sealer = RecordingSealer(device, [RecipientIdentity.generate().public], "video/mp4")
+        sealer = RecordingSealer.start(device, [RecipientIdentity.generate().public], "video/mp4")
         spool = SpoolRecording.create(tmp_path / "spool", sealer.header)
         safe: list[SafeChunk] = []
         uploader = Uploader(spool, relay.url, relay.key, on_safe=safe.append)

@@ -26,7 +26,14 @@ from tests.vectors.generate import (
     sealed,
     time_of,
 )
-from vault import Chunk, ChunkKind, Header, MalformedError
+from vault import (
+    Chunk,
+    ChunkKind,
+    Header,
+    MalformedError,
+    NotAChunkError,
+    UnsupportedVersionError,
+)
 from vault.format import HEADER_MAX_SIZE, MAX_CHUNK_SIZE_LIMIT
 
 ITEMS = [
@@ -97,7 +104,7 @@ def test_data_ending_inside_the_header_is_rejected() -> None:
 )
 def test_unknown_version_is_unsupported(line: bytes) -> None:
     data = line + GOOD.header[len(spec.VERSION_LINE) :]
-    with pytest.raises(MalformedError, match="unsupported format version"):
+    with pytest.raises(UnsupportedVersionError, match="unsupported format version"):
         Header.parse_prefix(data)
 
 
@@ -275,7 +282,7 @@ def test_raw_chunk_helper_makes_parseable_chunks() -> None:
 
 def test_bad_magic_is_rejected() -> None:
     for magic in (b"tgcK", b"TGCK", b"\x00\x00\x00\x00", b"tgc "):
-        with pytest.raises(MalformedError, match="magic"):
+        with pytest.raises(NotAChunkError, match="magic"):
             Chunk.parse(magic + raw_chunk()[4:])
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from vault import (
+    DeviceIdentity,
     DeviceKey,
     MalformedError,
     RecipientIdentity,
+    RelayIdentity,
     Role,
-    SigningIdentity,
     StoredIdentity,
     WrongPassphraseError,
     errors,
@@ -25,6 +26,7 @@ from vault import (
 from vault import _primitives as p
 from vault.identity import KdfLimits, decode_identity, encode_identity
 
+IdentityKind = type[DeviceIdentity] | type[RelayIdentity] | type[RecipientIdentity]
 FAST = KdfLimits(1, 8 * 1024 * 1024)
 PASSPHRASE = "correct horse battery staple"
 
@@ -167,10 +169,57 @@ def test_default_limits_are_the_documented_ones() -> None:
 
 def test_signing_identity_secret_is_the_seed() -> None:
     stored = generate_identity(Role.DEVICE)
-    assert isinstance(stored.identity, SigningIdentity)
+    assert isinstance(stored.identity, DeviceIdentity)
     seed = stored.identity.secret_bytes()
     assert len(seed) == 32
-    assert SigningIdentity(seed, Role.DEVICE).public == stored.identity.public
+    assert DeviceIdentity(seed).public == stored.identity.public
+
+
+@pytest.mark.parametrize(
+    ("kind", "role"),
+    [
+        (DeviceIdentity, Role.DEVICE),
+        (RelayIdentity, Role.RELAY),
+        (RecipientIdentity, Role.CONTACT),
+        (RecipientIdentity, Role.LAWYER),
+    ],
+)
+def test_each_kind_loads_its_own_role(tmp_path: Path, kind: IdentityKind, role: Role) -> None:
+    stored = generate_identity(role)
+    path = tmp_path / "key.json"
+    save_identity(path, stored, None)
+    loaded = kind.load(path, Asked())
+    assert type(loaded) is kind
+    assert loaded.public == stored.identity.public
+
+
+@pytest.mark.parametrize(
+    ("kind", "role", "wanted", "hint"),
+    [
+        (DeviceIdentity, Role.RELAY, "not a device key", "testigo keygen --role device"),
+        (DeviceIdentity, Role.LAWYER, "not a device key", "testigo keygen --role device"),
+        (RelayIdentity, Role.DEVICE, "not a relay key", "testigo relay keygen"),
+        (RecipientIdentity, Role.DEVICE, "not a contact or lawyer key", "--role lawyer"),
+    ],
+)
+def test_a_file_of_another_role_is_refused_with_a_hint(
+    tmp_path: Path, kind: IdentityKind, role: Role, wanted: str, hint: str
+) -> None:
+    path = tmp_path / "key.json"
+    save_identity(path, generate_identity(role), None)
+    with pytest.raises(errors.TestigoError) as caught:
+        kind.load(path, Asked())
+    message = str(caught.value)
+    assert message == f"{path} is a {role} key, {wanted}"
+    assert "\n" not in message
+    assert hint in caught.value.hint
+
+
+def test_a_stored_identity_matches_its_role() -> None:
+    with pytest.raises(ValueError, match="relay identity cannot be a DeviceIdentity"):
+        StoredIdentity(Role.RELAY, DeviceIdentity.generate())
+    with pytest.raises(ValueError, match="contact identity cannot be a RelayIdentity"):
+        StoredIdentity(Role.CONTACT, RelayIdentity.generate())
 
 
 # --- MUST reject ------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from vault import DeviceKey, MalformedError, RecipientIdentity, RecipientKey, RelayKey, Role
-from vault.identity import SigningIdentity
+from vault import DeviceKey, MalformedError, RecipientIdentity, RecipientKey, RelayKey
+from vault.identity import DeviceIdentity, RelayIdentity
 from vault.keys import PublicKey
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
@@ -18,8 +18,9 @@ def key_of(kind: type[PublicKey], label: bytes = b"key") -> PublicKey:
     seed = hashlib.sha256(label).digest()
     if kind is RecipientKey:
         return RecipientIdentity(seed).public
-    role = Role.DEVICE if kind is DeviceKey else Role.RELAY
-    return SigningIdentity(seed, role).public
+    if kind is DeviceKey:
+        return DeviceIdentity(seed).public
+    return RelayIdentity(seed).public
 
 
 def spec_text(prefix: str, key: bytes) -> str:

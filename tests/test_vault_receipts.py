@@ -5,14 +5,14 @@ import dataclasses
 import pytest
 
 from tests.relay_fixtures import one_chunk
-from vault import Chunk, RecipientIdentity, Role, SigningIdentity
+from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity
 from vault.errors import MalformedError
 from vault.receipts import RECEIPT_SIZE, Receipt, sign_receipt
 from vault.wire.receipts_file import encode_receipts_file, parse_receipts_file
 
 
 def test_receipt_layout_and_signature(
-    relay_identity: SigningIdentity, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay_identity: RelayIdentity, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     chunk = one_chunk(device_identity, recipient)
     receipt = sign_receipt(relay_identity, chunk, received_ms=1_700_000_000_123)
@@ -28,27 +28,25 @@ def test_receipt_layout_and_signature(
     assert relay_identity.public.verify(message, data[96:])
     parsed = Receipt.parse(data)
     assert parsed == receipt
-    assert parsed.verify(relay_identity.public, chunk)  # type: ignore[arg-type]
+    assert parsed.verify(relay_identity.public, chunk)
     assert sign_receipt(relay_identity, chunk, 1_700_000_000_123) == receipt  # deterministic
 
 
 def test_receipt_does_not_verify_for_another_chunk_key_or_time(
-    relay_identity: SigningIdentity, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay_identity: RelayIdentity, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     chunk = one_chunk(device_identity, recipient)
     receipt = sign_receipt(relay_identity, chunk, 5)
-    other_relay = SigningIdentity.generate(Role.RELAY)
-    assert not receipt.verify(other_relay.public, chunk)  # type: ignore[arg-type]
+    other_relay = RelayIdentity.generate()
+    assert not receipt.verify(other_relay.public, chunk)
     later = dataclasses.replace(receipt, received_ms=6)
-    assert not later.verify(relay_identity.public, chunk)  # type: ignore[arg-type]
+    assert not later.verify(relay_identity.public, chunk)
     other_chunk: Chunk = one_chunk(device_identity, recipient)
-    assert not receipt.verify(relay_identity.public, other_chunk)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="relay identity"):
-        sign_receipt(device_identity, chunk, 5)
+    assert not receipt.verify(relay_identity.public, other_chunk)
 
 
 def test_malformed_receipts_are_refused(
-    relay_identity: SigningIdentity, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay_identity: RelayIdentity, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     data = bytes(sign_receipt(relay_identity, one_chunk(device_identity, recipient), 1))
     with pytest.raises(MalformedError, match="160"):
@@ -58,7 +56,7 @@ def test_malformed_receipts_are_refused(
 
 
 def test_receipts_file_round_trip(
-    relay_identity: SigningIdentity, device_identity: SigningIdentity, recipient: RecipientIdentity
+    relay_identity: RelayIdentity, device_identity: DeviceIdentity, recipient: RecipientIdentity
 ) -> None:
     receipts = [
         bytes(sign_receipt(relay_identity, one_chunk(device_identity, recipient), t))

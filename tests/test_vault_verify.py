@@ -24,6 +24,7 @@ from tests.vectors.generate import (
     standard,
 )
 from vault import Chunk, ChunkKind, Header, RecordingOpener, RecordingVerifier, Status
+from vault.format import CHUNK_PREAMBLE_SIZE
 from vault.verify import parse_metadata
 
 GOOD = sealed(standard(3))
@@ -256,3 +257,20 @@ def test_read_header_returns_what_it_read_past_the_header() -> None:
     header, leftover = vault.read_header(io.BytesIO(GOOD.file()))
     assert bytes(header) == GOOD.header
     assert GOOD.file().startswith(GOOD.header + leftover)
+
+
+def test_bytes_after_the_last_chunk_are_named_trailing_garbage() -> None:
+    report = verify(GOOD.file(tail=b"not a chunk, just bytes" * 10))
+    assert report.framing_error is not None
+    assert report.framing_error.endswith("(trailing garbage)")
+    assert report.chunks_valid == 5
+
+
+def test_a_chunk_length_out_of_range_is_named_as_such() -> None:
+    last = Chunk.parse(GOOD.chunks[-1])
+    preamble = bytearray(bytes(last)[:CHUNK_PREAMBLE_SIZE])
+    preamble[98:102] = (2**32 - 1).to_bytes(4, "big")  # the ciphertext length field
+    report = verify(GOOD.file(range(4), tail=bytes(preamble)))
+    assert report.framing_error is not None
+    assert "out of range" in report.framing_error
+    assert "trailing garbage" not in report.framing_error

@@ -7,16 +7,19 @@ libsodium. See docs/FORMAT.md for the format itself.
 from vault.archive import RecordingWriter, read_header, verify_file, verify_stream
 from vault.errors import (
     MalformedError,
+    NotAChunkError,
     NotForMeError,
     TamperedError,
     TestigoError,
+    UnsupportedVersionError,
     WrongPassphraseError,
 )
 from vault.format import Chunk, ChunkKind, Header
 from vault.identity import (
+    DeviceIdentity,
     RecipientIdentity,
+    RelayIdentity,
     Role,
-    SigningIdentity,
     StoredIdentity,
     generate_identity,
     load_identity,
@@ -30,9 +33,11 @@ from vault.verify import RecordingVerifier, Status, VerifyReport
 __all__ = [
     "Chunk",
     "ChunkKind",
+    "DeviceIdentity",
     "DeviceKey",
     "Header",
     "MalformedError",
+    "NotAChunkError",
     "NotForMeError",
     "RecipientIdentity",
     "RecipientKey",
@@ -40,13 +45,14 @@ __all__ = [
     "RecordingSealer",
     "RecordingVerifier",
     "RecordingWriter",
+    "RelayIdentity",
     "RelayKey",
     "Role",
-    "SigningIdentity",
     "Status",
     "StoredIdentity",
     "TamperedError",
     "TestigoError",
+    "UnsupportedVersionError",
     "VerifyReport",
     "WrongPassphraseError",
     "generate_identity",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from vault.errors import MalformedError, TestigoError
+from vault.errors import MalformedError, NotAChunkError, TestigoError
 from vault.format import (
     CHUNK_PREAMBLE_SIZE,
     HEADER_MAX_SIZE,
@@ -67,11 +67,11 @@ def iter_chunks(stream: BinaryIO, leftover: bytes = b"") -> Iterator[RawChunk | 
             return
         try:
             _index, length = Chunk.parse_preamble(preamble)
+        except NotAChunkError:
+            yield FramingError(offset, "unexpected bytes after the last chunk (trailing garbage)")
+            return
         except MalformedError as error:
-            message = str(error)
-            if "magic" in message:
-                message = "unexpected bytes after the last chunk (trailing garbage)"
-            yield FramingError(offset, message)
+            yield FramingError(offset, str(error))
             return
         ciphertext = read(length)
         if len(ciphertext) < length:

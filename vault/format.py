@@ -10,7 +10,7 @@ from enum import IntEnum
 from typing import Final, Self
 
 from vault import _primitives as p
-from vault.errors import MalformedError
+from vault.errors import MalformedError, NotAChunkError, UnsupportedVersionError
 
 VERSION_LINE: Final = b"testigo/v1\n"
 VERSION_PREFIX: Final = b"testigo/v"
@@ -110,9 +110,8 @@ class Header:
         if not data.startswith(VERSION_LINE):
             if data.startswith(VERSION_PREFIX):
                 line = data[: data.find(b"\n")] if b"\n" in data[:32] else data[:16]
-                raise MalformedError(
-                    f"unsupported format version {line.decode('ascii', 'replace')!r}",
-                    hint="this Testigo reads testigo/v1; a newer version may read it",
+                raise UnsupportedVersionError(
+                    f"unsupported format version {line.decode('ascii', 'replace')!r}"
                 )
             raise MalformedError("not a Testigo recording (no testigo/v1 version line)")
         offset = len(VERSION_LINE)
@@ -235,7 +234,7 @@ class Chunk:
             preamble
         )
         if magic != CHUNK_MAGIC:
-            raise MalformedError("not a Testigo chunk (bad magic)")
+            raise NotAChunkError("not a Testigo chunk (bad magic)")
         if length > MAX_CHUNK_SIZE_LIMIT:
             raise MalformedError(f"chunk: ciphertext length {length} out of range")
         return index, length

@@ -1,8 +1,11 @@
 """Secret identities and identity files (docs/FORMAT.md section 2.3).
 
-A recipient identity (contact, lawyer) is an X25519 key pair; a signing identity (device,
-relay) is an Ed25519 key pair. Identity files keep the secret encrypted with a passphrase
-(Argon2id + XChaCha20-Poly1305), or in the clear when the user asked for no passphrase.
+A recipient identity (contact, lawyer) is an X25519 key pair; a device identity and a
+relay identity are Ed25519 key pairs, each its own type whose `public` is its own kind of
+key, so a relay key cannot sign a recording nor a device key a receipt. Identity files
+keep the secret encrypted with a passphrase (Argon2id + XChaCha20-Poly1305), or in the
+clear when the user asked for no passphrase. `DeviceIdentity.load`, `RelayIdentity.load`
+and `RecipientIdentity.load` read a file of their role and refuse any other.
 """
 
 import base64
@@ -13,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Final
+from typing import Final, Generic, Self, TypeVar
 
 from vault import _primitives as p
 from vault.atomic import write_file_atomically
@@ -27,6 +30,7 @@ MIN_OPSLIMIT, MAX_OPSLIMIT = 1, 10
 MIN_MEMLIMIT, MAX_MEMLIMIT = 8 * 1024 * 1024, 1024 * 1024 * 1024
 
 PassphraseSource = Callable[[], str]
+_KeyT = TypeVar("_KeyT", DeviceKey, RelayKey)
 
 
 class Role(StrEnum):
@@ -41,7 +45,10 @@ class Role(StrEnum):
 
 
 class RecipientIdentity:
-    """The secret half of a recipient key: opens header stanzas sealed to it."""
+    """The secret half of a recipient key (a contact's or lawyer's): opens stanzas sealed to it."""
+
+    _KIND = "contact or lawyer"
+    _MAKE_HINT = "pass the identity file made with: testigo keygen --role lawyer"
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != p.KEY_SIZE:
@@ -53,6 +60,11 @@ class RecipientIdentity:
     def generate(cls) -> "RecipientIdentity":
         _public, secret = p.x25519_generate()
         return cls(secret)
+
+    @classmethod
+    def load(cls, path: Path, passphrase: PassphraseSource) -> "RecipientIdentity":
+        """The recipient identity in the file at path; a device or relay file is refused."""
+        return _load_as(cls, path, passphrase)
 
     def unwrap(self, stanza: bytes) -> bytes | None:
         """The file key in stanza, or None when the stanza is not for this identity."""
@@ -68,22 +80,20 @@ class RecipientIdentity:
         return f"RecipientIdentity({self.public.fingerprint})"
 
 
-class SigningIdentity:
-    """The secret half of a device or relay key: signs headers, chunks or receipts."""
+class _SigningIdentity(Generic[_KeyT]):
+    """The secret half of an Ed25519 key; `DeviceIdentity` and `RelayIdentity` are its kinds."""
 
-    def __init__(self, seed: bytes, role: Role) -> None:
-        if role not in (Role.DEVICE, Role.RELAY):
-            raise ValueError(f"a signing identity is a device or relay, not {role}")
+    def __init__(self, seed: bytes) -> None:
         public, self._secret = p.ed25519_keypair(seed)
         self._seed = bytes(seed)
-        self.role = role
-        self.public: DeviceKey | RelayKey = (
-            DeviceKey(public) if role is Role.DEVICE else RelayKey(public)
-        )
+        self.public: _KeyT = self._public_key(public)
+
+    def _public_key(self, raw: bytes) -> _KeyT:
+        raise NotImplementedError
 
     @classmethod
-    def generate(cls, role: Role) -> "SigningIdentity":
-        return cls(p.random_bytes(p.SIGN_SEED_SIZE), role)
+    def generate(cls) -> Self:
+        return cls(p.random_bytes(p.SIGN_SEED_SIZE))
 
     def sign(self, message: bytes) -> bytes:
         return p.ed25519_sign(self._secret, message)
@@ -92,16 +102,59 @@ class SigningIdentity:
         return self._seed
 
     def __repr__(self) -> str:
-        return f"SigningIdentity({self.role}, {self.public.fingerprint})"
+        return f"{type(self).__name__}({self.public.fingerprint})"
 
 
-Identity = RecipientIdentity | SigningIdentity
+class DeviceIdentity(_SigningIdentity[DeviceKey]):
+    """The secret half of a device key: signs recording headers and chunks."""
+
+    _KIND = "device"
+    _MAKE_HINT = "make one with: testigo keygen --role device"
+
+    def _public_key(self, raw: bytes) -> DeviceKey:
+        return DeviceKey(raw)
+
+    @classmethod
+    def load(cls, path: Path, passphrase: PassphraseSource) -> "DeviceIdentity":
+        """The device identity in the file at path; a file of another role is refused."""
+        return _load_as(cls, path, passphrase)
+
+
+class RelayIdentity(_SigningIdentity[RelayKey]):
+    """The secret half of a relay key: signs receipts."""
+
+    _KIND = "relay"
+    _MAKE_HINT = "make one with: testigo relay keygen"
+
+    def _public_key(self, raw: bytes) -> RelayKey:
+        return RelayKey(raw)
+
+    @classmethod
+    def load(cls, path: Path, passphrase: PassphraseSource) -> "RelayIdentity":
+        """The relay identity in the file at path; a file of another role is refused."""
+        return _load_as(cls, path, passphrase)
+
+
+Identity = RecipientIdentity | DeviceIdentity | RelayIdentity
+_IdentityT = TypeVar("_IdentityT", RecipientIdentity, DeviceIdentity, RelayIdentity)
+
+
+def _identity_type(role: Role) -> type[Identity]:
+    if role.is_recipient:
+        return RecipientIdentity
+    return DeviceIdentity if role is Role.DEVICE else RelayIdentity
 
 
 @dataclass(frozen=True)
 class StoredIdentity:
+    """An identity with the role its file names (contact and lawyer share one kind)."""
+
     role: Role
     identity: Identity
+
+    def __post_init__(self) -> None:
+        if type(self.identity) is not _identity_type(self.role):
+            raise ValueError(f"a {self.role} identity cannot be a {type(self.identity).__name__}")
 
     @property
     def public_text(self) -> str:
@@ -113,9 +166,7 @@ class StoredIdentity:
 
 
 def generate_identity(role: Role) -> StoredIdentity:
-    if role.is_recipient:
-        return StoredIdentity(role, RecipientIdentity.generate())
-    return StoredIdentity(role, SigningIdentity.generate(role))
+    return StoredIdentity(role, _identity_type(role).generate())
 
 
 @dataclass(frozen=True)
@@ -260,15 +311,14 @@ def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity
             ) from None
     else:
         raise MalformedError(f"identity file: unknown protection {protection!r}")
-    identity: Identity = (
-        RecipientIdentity(secret) if role.is_recipient else SigningIdentity(secret, role)
-    )
+    identity = _identity_type(role)(secret)
     if str(identity.public) != public_text:
         raise MalformedError("identity file: the public key does not match the secret key")
     return StoredIdentity(role, identity)
 
 
 def load_identity(path: Path, passphrase: PassphraseSource) -> StoredIdentity:
+    """The identity file at path, of any role; `DeviceIdentity.load` and the like want one."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -278,6 +328,15 @@ def load_identity(path: Path, passphrase: PassphraseSource) -> StoredIdentity:
     except OSError as error:
         raise TestigoError(f"cannot read identity file {path}: {error.strerror}") from None
     return decode_identity(data, passphrase)
+
+
+def _load_as(kind: type[_IdentityT], path: Path, passphrase: PassphraseSource) -> _IdentityT:
+    stored = load_identity(path, passphrase)
+    if not isinstance(stored.identity, kind):
+        raise TestigoError(
+            f"{path} is a {stored.role} key, not a {kind._KIND} key", hint=kind._MAKE_HINT
+        )
+    return stored.identity
 
 
 def is_protected(path: Path) -> bool:

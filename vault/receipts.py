@@ -1,6 +1,6 @@
 """Receipts: the relay's signed statement that it stored a chunk (docs/PROTOCOL.md §2).
 
-The relay signs with its `SigningIdentity`; anyone holding the relay's public key checks
+The relay signs with its `RelayIdentity`; anyone holding the relay's public key checks
 a receipt against the chunk it names with `Receipt.verify`.
 """
 
@@ -10,7 +10,7 @@ from typing import Final, Self
 
 from vault.errors import MalformedError
 from vault.format import Chunk
-from vault.identity import Role, SigningIdentity
+from vault.identity import RelayIdentity
 from vault.keys import RelayKey
 
 RECEIPT_CONTEXT: Final = b"testigo/v1 receipt"
@@ -82,10 +82,8 @@ class Receipt:
         return relay_key.verify(self.signature_message(), self.signature)
 
 
-def sign_receipt(relay: SigningIdentity, chunk: Chunk, received_ms: int) -> Receipt:
+def sign_receipt(relay: RelayIdentity, chunk: Chunk, received_ms: int) -> Receipt:
     """The relay's receipt for chunk, stored at received_ms. Deterministic (Ed25519)."""
-    if relay.role is not Role.RELAY:
-        raise ValueError("receipts are signed by a relay identity")
     unsigned = Receipt(
         recording_id=chunk.recording_id,
         index=chunk.index,

@@ -4,6 +4,7 @@ import dataclasses
 import random
 import time
 from collections.abc import Sequence
+from typing import Self
 
 from vault import _primitives as p
 from vault.format import (
@@ -18,7 +19,7 @@ from vault.format import (
     Header,
     payload_key,
 )
-from vault.identity import Role, SigningIdentity
+from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey
 
 DEFAULT_MAX_CHUNK_SIZE = 4 * 1024 * 1024 + p.AEAD_TAG_SIZE
@@ -34,32 +35,40 @@ class RecordingSealer:
     Memory use is constant: the sealer keeps the file key, the header hash, the next
     index and the previous chunk's hash. The file key lives only in this object and is
     overwritten by `close()`; use the sealer as a context manager.
+
+    Make one with `RecordingSealer.start(...)`, which draws the randomness and the time
+    and hands them to `_from_parts` (as Fernet's `encrypt` hands them to
+    `_encrypt_from_parts`); the test vectors call `_from_parts` with fixed parts.
     """
 
-    def __init__(
-        self,
-        device: SigningIdentity,
+    @classmethod
+    def start(
+        cls,
+        device: DeviceIdentity,
         recipients: Sequence[RecipientKey],
         media_type: str,
         *,
         max_chunk_size: int = DEFAULT_MAX_CHUNK_SIZE,
         created_ms: int | None = None,
-    ) -> None:
-        self._init_from_parts(
+    ) -> Self:
+        """Start sealing a new recording: draws its id, its file key, the stanza order
+        and (unless created_ms is given) the time, then seals the header from those."""
+        shuffled = list(recipients)
+        random.SystemRandom().shuffle(shuffled)
+        return cls._from_parts(
             device,
-            recipients,
+            shuffled,
             media_type,
             max_chunk_size=max_chunk_size,
             created_ms=now_ms() if created_ms is None else created_ms,
             recording_id=p.random_bytes(RECORDING_ID_SIZE),
             file_key=p.random_bytes(p.KEY_SIZE),
-            shuffle=True,
         )
 
     @classmethod
     def _from_parts(
         cls,
-        device: SigningIdentity,
+        device: DeviceIdentity,
         recipients: Sequence[RecipientKey],
         media_type: str,
         *,
@@ -67,59 +76,37 @@ class RecordingSealer:
         created_ms: int,
         recording_id: bytes,
         file_key: bytes,
-    ) -> "RecordingSealer":
-        """Deterministic construction for test vectors; never use outside tests."""
-        sealer = cls.__new__(cls)
-        sealer._init_from_parts(
-            device,
-            recipients,
-            media_type,
-            max_chunk_size=max_chunk_size,
-            created_ms=created_ms,
-            recording_id=recording_id,
-            file_key=file_key,
-            shuffle=False,
-        )
-        return sealer
-
-    def _init_from_parts(
-        self,
-        device: SigningIdentity,
-        recipients: Sequence[RecipientKey],
-        media_type: str,
-        *,
-        max_chunk_size: int,
-        created_ms: int,
-        recording_id: bytes,
-        file_key: bytes,
-        shuffle: bool,
-    ) -> None:
-        if device.role is not Role.DEVICE:
-            raise ValueError("recordings are signed by a device identity")
+    ) -> Self:
+        """The header sealed from given parts, stanzas in recipient order: `start` and
+        the test vectors call this; never reuse a recording id and file key."""
         if not 1 <= len(recipients) <= MAX_STANZAS:
             raise ValueError(f"a recording needs 1..{MAX_STANZAS} recipients")
         if len(set(recipients)) != len(recipients):
             raise ValueError("a recipient is listed twice")
         if not p.AEAD_TAG_SIZE <= max_chunk_size <= MAX_CHUNK_SIZE_LIMIT:
             raise ValueError("max_chunk_size out of range")
-        self._device = device
-        self._file_key = bytearray(file_key)
-        self._payload_key = bytearray(payload_key(file_key, recording_id))
-        stanzas = [p.seal_to(r.raw, bytes(self._file_key)) for r in recipients]
-        if shuffle:
-            random.SystemRandom().shuffle(stanzas)
         unsigned = Header(
             recording_id=recording_id,
             device_key=device.public.raw,
             created_ms=created_ms,
             max_chunk_size=max_chunk_size,
             media_type=media_type,
-            stanzas=tuple(stanzas),
+            stanzas=tuple(p.seal_to(r.raw, file_key) for r in recipients),
             signature=bytes(p.SIGNATURE_SIZE),
         )
         signature = device.sign(HEADER_SIGNATURE_CONTEXT + unsigned.signed_part())
-        self.header = dataclasses.replace(unsigned, signature=signature)
-        self._header_hash = self.header.header_hash
+        return cls(device, dataclasses.replace(unsigned, signature=signature), file_key)
+
+    def __init__(self, device: DeviceIdentity, header: Header, file_key: bytes) -> None:
+        """Not for callers (use `start`): continues a header device signed, whose stanzas
+        wrap file_key."""
+        if header.device_key != device.public.raw:
+            raise ValueError("the header names another device")
+        self._device = device
+        self.header = header
+        self._file_key = bytearray(file_key)
+        self._payload_key = bytearray(payload_key(file_key, header.recording_id))
+        self._header_hash = header.header_hash
         self._prev_hash = self._header_hash
         self._next_index = 0
         self._finished = False
@@ -188,7 +175,7 @@ class RecordingSealer:
                 buffer[i] = 0
             del buffer[:]
 
-    def __enter__(self) -> "RecordingSealer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -56,13 +56,13 @@ def now_ms() -> int:
 
 
 class WatchError(TestigoError):
-    """The relay cannot be watched (bad address, unexpected answer)."""
+    """Raised when the relay cannot be watched (bad address, unexpected answer)."""
 
     hint = "check --relay (the relay's URL) and --device"
 
 
 class WatchRefused(WatchError):
-    """The relay refused the capability token for this device."""
+    """Raised when the relay refuses the capability token for this device."""
 
     hint = "ask the relay's operator for a token for this device (testigo relay token)"
 

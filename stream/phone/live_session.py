@@ -19,11 +19,10 @@ from capture.recording_session import (
     RecordOptions,
     StatusLine,
     prepare_recorder,
-    run_recorder,
 )
 from stream.phone.uploader import SafeChunk, Uploader
 from vault.format import Chunk
-from vault.identity import StoredIdentity
+from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey, RelayKey
 from vault.spool import SpoolRecording, recordings_in
 
@@ -100,7 +99,7 @@ async def _upload_until_done(uploader: Uploader, give_up: asyncio.Event) -> None
 
 async def record_and_stream(
     options: RecordOptions,
-    device: StoredIdentity,
+    device: DeviceIdentity,
     recipients: Sequence[RecipientKey],
     relay: RelayTarget,
     echo: Echo,
@@ -141,9 +140,7 @@ async def record_and_stream(
     give_up = asyncio.Event()
     remove_signals = _install_signals(recorder.stop, give_up.set)
     try:
-        recording_task = asyncio.ensure_future(
-            asyncio.to_thread(run_recorder, recorder, options.duration_s)
-        )
+        recording_task = asyncio.ensure_future(asyncio.to_thread(recorder.run, options.duration_s))
         done, _ = await asyncio.wait({recording_task, created}, return_when=asyncio.FIRST_COMPLETED)
         if recording_task in done and not created.done():
             recording_task.result()  # raises what stopped the recorder before it began

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from tests.vectors import spec
 from tests.vectors.kit import DATA_DIR, Vector, payload_hash
 from vault.format import ChunkKind
-from vault.identity import RecipientIdentity, Role, SigningIdentity
+from vault.identity import DeviceIdentity, RecipientIdentity
 from vault.keys import RecipientKey
 from vault.seal import RecordingSealer
 
@@ -28,8 +28,8 @@ def _fixed(label: str) -> bytes:
     return hashlib.sha256(b"testigo test vector " + label.encode()).digest()
 
 
-DEVICE = SigningIdentity(_fixed("device"), Role.DEVICE)
-OTHER_DEVICE = SigningIdentity(_fixed("other device"), Role.DEVICE)
+DEVICE = DeviceIdentity(_fixed("device"))
+OTHER_DEVICE = DeviceIdentity(_fixed("other device"))
 RECIPIENTS = tuple(RecipientIdentity(_fixed(f"recipient {i}")) for i in range(1, 6))
 ME = RECIPIENTS[0]
 STRANGER = RecipientIdentity(_fixed("stranger"))
@@ -131,7 +131,7 @@ class Forger:
         index: int | None = None,
         flags: int | None = None,
         prev_hash: bytes | None = None,
-        signer: SigningIdentity = DEVICE,
+        signer: DeviceIdentity = DEVICE,
         file_key: bytes = FILE_KEY,
         recording_id: bytes = RECORDING_ID,
         ciphertext: bytes | None = None,
@@ -178,7 +178,7 @@ def raw_header(
     stanzas: int = 1,
     stanza_count: int | None = None,
     version_line: bytes = spec.VERSION_LINE,
-    signer: SigningIdentity = DEVICE,
+    signer: DeviceIdentity = DEVICE,
 ) -> bytes:
     """A header built from the spec and signed by `signer` (so only the rule under test fails)."""
     keys = [

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vault import _primitives as p
-from vault.identity import SigningIdentity
+from vault.identity import DeviceIdentity
 
 VERSION_LINE = b"testigo/v1\n"
 KIND_INIT, KIND_MEDIA, KIND_METADATA, KIND_END = 1, 2, 3, 4
@@ -59,7 +59,7 @@ def header_signed_part(
     )
 
 
-def sign_header(signed_part: bytes, signer: SigningIdentity) -> bytes:
+def sign_header(signed_part: bytes, signer: DeviceIdentity) -> bytes:
     """The whole header: signed part || SIG(device_sk, context || signed part)."""
     return signed_part + signer.sign(b"testigo/v1 header-signature" + signed_part)
 
@@ -101,7 +101,7 @@ def chunk_nonce(recording_id: bytes, index: int, kind: int, flags: int) -> bytes
 
 
 def encode_chunk(
-    fields: ChunkFields, *, header: bytes, file_key: bytes, signer: SigningIdentity
+    fields: ChunkFields, *, header: bytes, file_key: bytes, signer: DeviceIdentity
 ) -> bytes:
     """A chunk as the spec lays it out, encrypted under file_key and signed by signer."""
     hheader = header_hash(header)

@@ -87,7 +87,10 @@ _FATAL = frozenset(
 
 
 class RelayError(TestigoError):
-    """The relay refused a request; `code` says why (docs/PROTOCOL.md section 5)."""
+    """Raised when the relay refuses a request (on the relay, and where a client reads
+    the refusal); `code` says why (docs/PROTOCOL.md section 5)."""
+
+    hint = "the relay refused it; docs/PROTOCOL.md section 5 says what each code means"
 
     def __init__(self, code: ErrorCode, message: str, *, index: int | None = None) -> None:
         super().__init__(message)
