@@ -4,6 +4,7 @@ A download is the recording file (FORMAT.md §3) plus its receipts file (PROTOCO
 §2.1), each written to a temporary name, fsynced, then renamed.
 """
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,15 @@ class RemoteRecording:
     recording_id: str
     chunks: int
     created_ms: int | None
+    last_time_ms: int | None = None
+    """Device clock of the latest chunk the relay holds (None from older relays)."""
+
+    @property
+    def duration_s(self) -> float | None:
+        """From the start to the latest chunk held, by the device's clock."""
+        if self.created_ms is None or self.last_time_ms is None:
+            return None
+        return max(0, self.last_time_ms - self.created_ms) / 1000
 
 
 @dataclass(frozen=True)
@@ -44,7 +54,9 @@ class RelayReader:
             await _check(response)
             document = await response.json()
         return [
-            RemoteRecording(str(r["recording_id"]), int(r["chunks"]), r.get("created_ms"))
+            RemoteRecording(
+                str(r["recording_id"]), int(r["chunks"]), r.get("created_ms"), r.get("last_time_ms")
+            )
             for r in document["recordings"]
         ]
 
@@ -77,6 +89,12 @@ class RelayReader:
 async def _check(response: aiohttp.ClientResponse) -> None:
     if response.status == 200:
         return
+    refusal = await _relay_refusal(response)
+    if refusal is None:
+        raise TestigoError(
+            f"{response.url.origin()} is not a Testigo relay (it answered HTTP {response.status})",
+            hint="check the --relay URL; the relay's operator gives it to you",
+        )
     if response.status == 401:
         raise TestigoError(
             "the relay refused the token",
@@ -84,7 +102,19 @@ async def _check(response: aiohttp.ClientResponse) -> None:
         )
     if response.status == 404:
         raise TestigoError("the relay has no such device or recording", hint="check --device")
-    raise TestigoError(f"the relay answered HTTP {response.status}", hint="try again later")
+    if response.status in (429, 503):
+        raise TestigoError(f"the relay is busy: {refusal}", hint="try again later")
+    raise TestigoError(f"the relay refused: {refusal}", hint="tell the relay's operator")
+
+
+async def _relay_refusal(response: aiohttp.ClientResponse) -> str | None:
+    """The message of a relay's error body (PROTOCOL.md section 5); None if it is not one."""
+    try:
+        document = json.loads(await response.read())
+        message = document["error"]["message"]
+    except (ValueError, KeyError, TypeError, aiohttp.ClientError):
+        return None
+    return str(message)
 
 
 async def fetch_recording(

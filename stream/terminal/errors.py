@@ -142,7 +142,12 @@ class TestigoGroup(click.Group):
         arguments = list(sys.argv[1:] if args is None else args)
         try:
             result = super().main(
-                arguments, prog_name, complete_var, False, windows_expand_args, **extra
+                arguments,
+                prog_name,
+                complete_var,
+                standalone_mode=False,
+                windows_expand_args=windows_expand_args,
+                **extra,
             )
         except (Exception, KeyboardInterrupt) as error:
             failure = failure_for(error)

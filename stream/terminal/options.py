@@ -4,8 +4,8 @@ The recorder's options take their bounds, defaults and help from its settings ta
 (capture/settings.py), so the command and the encoder cannot disagree.
 """
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import click
 from click.decorators import FC
@@ -14,7 +14,12 @@ from capture.settings import RECORDER_SETTING
 from stream.terminal.params import HttpUrl, PublicKeyType, Resolution
 from vault.keys import DeviceKey, RelayKey
 
-Decorator = Callable[[FC], FC]
+
+class Decorator(Protocol):
+    """What click.option returns: it decorates a command function."""
+
+    def __call__(self, function: FC, /) -> FC: ...
+
 
 home_option = click.option(
     "--home",
@@ -59,19 +64,19 @@ device_public_key_option = click.option(
 )
 
 
-def relay_url_option(*, required: bool, help: str) -> Decorator[FC]:
+def relay_url_option(*, required: bool, help: str) -> Decorator:
     return click.option(
         "--relay", "relay_url", type=HttpUrl(), required=required, metavar="URL", help=help
     )
 
 
-def relay_public_key_option(help: str) -> Decorator[FC]:
+def relay_public_key_option(help: str) -> Decorator:
     return click.option(
         "--relay-key", "relay_key", type=PublicKeyType(RelayKey), default=None, help=help
     )
 
 
-def identity_option(*, required: bool, help: str) -> Decorator[FC]:
+def identity_option(*, required: bool, help: str) -> Decorator:
     return click.option(
         "--identity",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -81,26 +86,34 @@ def identity_option(*, required: bool, help: str) -> Decorator[FC]:
     )
 
 
-def output_option(help: str, *, required: bool = True, directory: bool = False) -> Decorator[FC]:
+def output_option(help: str, *, required: bool = True, directory: bool = False) -> Decorator:
     kind = click.Path(file_okay=not directory, dir_okay=directory, path_type=Path)
     return click.option("-o", "--output", type=kind, required=required, default=None, help=help)
 
 
-def recorder_option(name: str) -> Decorator[FC]:
+def recorder_option(name: str) -> Decorator:
     """The `testigo record` option for one recorder setting, bounds from its table row."""
     row = RECORDER_SETTING[name]
-    numeric = click.FloatRange if isinstance(row.default, float) else click.IntRange
+    bounds: click.FloatRange | click.IntRange
+    if isinstance(row.default, float):
+        bounds = click.FloatRange(row.minimum, row.maximum)
+    else:
+        bounds = click.IntRange(_whole(row.minimum), _whole(row.maximum))
     return click.option(
         row.option,
         name,
-        type=numeric(row.minimum, row.maximum),
+        type=bounds,
         default=row.default,
         show_default=row.default is not None,
         help=row.help,
     )
 
 
-def resolution_option() -> Decorator[FC]:
+def _whole(bound: float | None) -> int | None:
+    return None if bound is None else int(bound)
+
+
+def resolution_option() -> Decorator:
     width, height = RECORDER_SETTING["width"], RECORDER_SETTING["height"]
     return click.option(
         "--resolution",
@@ -110,4 +123,3 @@ def resolution_option() -> Decorator[FC]:
         metavar="WxH",
         help=f"Video size; width and height {width.range_text}.",
     )
-

@@ -18,7 +18,7 @@ from vault.keys import PublicKey
 K = TypeVar("K", bound=PublicKey)
 
 
-class PublicKeyType(click.ParamType, Generic[K]):
+class PublicKeyType(click.ParamType[K, object], Generic[K]):
     """A key string (tg-recipient-…, tg-device-…, tg-relay-…) of one kind."""
 
     def __init__(self, kind: type[K]) -> None:
@@ -37,7 +37,7 @@ class PublicKeyType(click.ParamType, Generic[K]):
             raise BadValue(str(error), error.hint, ctx, param) from None
 
 
-class Resolution(click.ParamType):
+class Resolution(click.ParamType[tuple[int, int], object]):
     """WIDTHxHEIGHT, within the recorder's bounds (capture/settings.py)."""
 
     name = "resolution"
@@ -61,7 +61,7 @@ class Resolution(click.ParamType):
         return width, height
 
 
-class HttpUrl(click.ParamType):
+class HttpUrl(click.ParamType[str, object]):
     """An http:// or https:// URL with a host; returned without a trailing slash."""
 
     name = "url"
@@ -92,7 +92,7 @@ Check = Callable[[str, str], None]
 """Raises TestigoError (with a hint) if NAME cannot have VALUE."""
 
 
-class Assignment(click.ParamType):
+class Assignment(click.ParamType[tuple[str, str], object]):
     """NAME=VALUE, checked by the command's own table of names."""
 
     name = "NAME=VALUE"
@@ -119,7 +119,7 @@ class Assignment(click.ParamType):
         return name.strip(), text
 
 
-class LocationSpec(click.ParamType):
+class LocationSpec(click.ParamType[str, object]):
     """--location: none, LAT,LON, gpsd, gpsd:HOST:PORT or nmea:PATH (checked up front)."""
 
     name = "location"
