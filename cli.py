@@ -125,7 +125,7 @@ def _capability_token(token_fd: int | None) -> str:
     return token
 
 
-@click.group(cls=TestigoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("testigo", cls=TestigoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="testigo")
 def main() -> None:
     """Testigo: end-to-end encrypted evidence recorder."""

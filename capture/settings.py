@@ -26,6 +26,13 @@ X264_PRESETS: Final = (
 RecorderValue = int | float | str
 
 
+def _number(value: float | None) -> str:
+    """1e8 as 100000000, 0.25 as 0.25: as a person would type it."""
+    if value is None:
+        return "?"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
 @dataclass(frozen=True)
 class RecorderSetting:
     """One row of the recorder's settings table."""
@@ -48,9 +55,9 @@ class RecorderSetting:
         if self.choices:
             return "one of " + ", ".join(self.choices)
         if self.maximum is None:
-            return f">= {self.minimum:g}{self.unit}"
+            return f">= {_number(self.minimum)}{self.unit}"
         evenness = "even and " if self.even else ""
-        return f"{evenness}within {self.minimum:g}..{self.maximum:g}{self.unit}"
+        return f"{evenness}within {_number(self.minimum)}..{_number(self.maximum)}{self.unit}"
 
     def check(self, value: object) -> None:
         """Raise ValueError with a message naming the setting if value is not allowed."""
@@ -88,7 +95,7 @@ RECORDER_SETTINGS: Final[tuple[RecorderSetting, ...]] = (
     ),
     RecorderSetting(
         "keyframe_interval", None,
-        "Most frames between keyframes; empty: one keyframe per fragment (a keyframe also "
+        "Most frames between keyframes; none: one keyframe per fragment (a keyframe also "
         "starts every fragment).",
         minimum=1, unit=" frames", option="--keyframe-interval",
     ),

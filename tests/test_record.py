@@ -164,7 +164,7 @@ def test_bad_location_is_a_clear_error(phone: Path) -> None:
         "record", "--source", "synthetic", "--location", "north", "--duration", "1", "-o", "s",
         cwd=phone,
     )  # fmt: skip
-    assert_clean_error(result, 1, "LAT,LON")
+    assert_clean_error(result, 2, "LAT,LON")
 
 
 def test_missing_middle_chunk_leaves_a_gap_in_time_not_a_broken_file(tmp_path: Path) -> None:

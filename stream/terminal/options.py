@@ -78,17 +78,13 @@ def relay_public_key_option(help: str) -> Decorator:
 
 def identity_option(*, required: bool, help: str) -> Decorator:
     return click.option(
-        "--identity",
-        type=click.Path(dir_okay=False, path_type=Path),
-        required=required,
-        default=None,
-        help=help,
+        "--identity", type=click.Path(dir_okay=False, path_type=Path), required=required, help=help
     )
 
 
 def output_option(help: str, *, required: bool = True, directory: bool = False) -> Decorator:
     kind = click.Path(file_okay=not directory, dir_okay=directory, path_type=Path)
-    return click.option("-o", "--output", type=kind, required=required, default=None, help=help)
+    return click.option("-o", "--output", type=kind, required=required, help=help)
 
 
 def recorder_option(name: str) -> Decorator:
