@@ -23,6 +23,7 @@ from stream.terminal.options import (
     https_only_option,
     identity_option,
     json_option,
+    no_passphrase_option,
     output_option,
     passphrase_fd_option,
     recorder_option,
@@ -139,7 +140,7 @@ def main() -> None:
     help="contact or lawyer (can open recordings), device (records), relay (signs receipts).",
 )
 @output_option("Key file; a device key goes to HOME/device.key by default.", required=False)
-@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected (tests, demos).")
+@no_passphrase_option
 @passphrase_fd_option
 @home_option
 @json_option
@@ -331,13 +332,7 @@ def _relay_target(
 
 @main.command()
 @relay_url_option(required=True, help="The relay this device streams to (https://HOST).")
-@click.option(
-    "--relay-key",
-    "relay_key",
-    type=PublicKeyType(RelayKey),
-    required=True,
-    help="The relay's public key (tg-relay-...), from its operator.",
-)
+@relay_public_key_option("The relay's public key (tg-relay-...), from its operator.", required=True)
 @home_option
 def setup(relay_url: str, relay_key: RelayKey, home: Path | None) -> None:
     """Remember the relay, so that a bare `testigo record` streams to it."""
@@ -863,8 +858,8 @@ def relay_serve(
 
 
 @relay.command("keygen")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected.")
+@output_option("Key file.")
+@no_passphrase_option
 @passphrase_fd_option
 @json_option
 @click.pass_context

@@ -131,7 +131,10 @@ async def fetch_recording(
             listed = await reader.recordings(device)
             if recording_id is None:
                 if not listed:
-                    raise TestigoError("the relay holds no recording of this device")
+                    raise TestigoError(
+                        "the relay holds no recording of this device",
+                        hint="check --device: the tg-device-… key of the phone that recorded",
+                    )
                 chosen = max(listed, key=lambda r: r.created_ms or 0)
             else:
                 matches = [r for r in listed if r.recording_id == recording_id.lower()]

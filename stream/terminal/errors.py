@@ -8,6 +8,7 @@ command line the same failure is also written to stdout as one JSON object, for 
 
 import errno
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,6 +150,12 @@ class TestigoGroup(click.Group):
                 windows_expand_args=windows_expand_args,
                 **extra,
             )
+        except BrokenPipeError:
+            if not standalone_mode:
+                raise
+            # The reader left (… | head): nothing to tell it, and no flush error at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_ERROR)
         except (Exception, KeyboardInterrupt) as error:
             failure = failure_for(error)
             if failure is None or not standalone_mode:

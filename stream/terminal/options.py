@@ -45,6 +45,9 @@ token_fd_option = click.option(
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Machine-readable output (errors too)."
 )
+no_passphrase_option = click.option(
+    "--no-passphrase", is_flag=True, help="Store the key unprotected (tests, demos)."
+)
 https_only_option = click.option(
     "--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked)."
 )
@@ -70,9 +73,9 @@ def relay_url_option(*, required: bool, help: str) -> Decorator:
     )
 
 
-def relay_public_key_option(help: str) -> Decorator:
+def relay_public_key_option(help: str, *, required: bool = False) -> Decorator:
     return click.option(
-        "--relay-key", "relay_key", type=PublicKeyType(RelayKey), default=None, help=help
+        "--relay-key", "relay_key", type=PublicKeyType(RelayKey), required=required, help=help
     )
 
 
