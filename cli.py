@@ -32,7 +32,7 @@ from stream.terminal.options import (
     resolution_option,
     token_fd_option,
 )
-from stream.terminal.params import Assignment, LocationSpec, PublicKeyType
+from stream.terminal.params import Assignment, LocationSpec, PublicKeyType, SourceSpec
 from vault import (
     MalformedError,
     RecipientIdentity,
@@ -347,6 +347,7 @@ def setup(relay_url: str, relay_key: RelayKey, home: Path | None) -> None:
 @main.command()
 @click.option(
     "--source",
+    type=SourceSpec(),
     default="synthetic",
     show_default=True,
     help="camera, camera:N (device index or path), synthetic, or a media FILE.",

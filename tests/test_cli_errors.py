@@ -204,6 +204,13 @@ def test_an_out_of_range_location_says_out_of_range(tmp_path: Path) -> None:
     assert "decimal degrees" not in result.stderr
 
 
+def test_a_source_that_is_no_camera_nor_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = cli_run("record", "-o", "s", "--source", str(tmp_path / "nope.mp4"))
+    assert_refused(result, 2, "is not camera, synthetic or an existing file", "--source camera")
+    folder = cli_run("record", "-o", "s", "--source", str(tmp_path))
+    assert_refused(folder, 2, "is a directory")
+
+
 def test_clicks_own_usage_errors_take_the_same_form() -> None:
     assert_refused(cli_run("record", "--bogus"), 2, "no such option", "testigo record --help")
     assert_refused(cli_run("decrypt", "x.tgr"), 2, "missing option", "testigo decrypt --help")

@@ -5,6 +5,7 @@ a hint, so command bodies never parse.
 """
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
@@ -135,4 +136,27 @@ class LocationSpec(click.ParamType[str, object]):
         except ValueError as error:
             hint = "LAT,LON (e.g. 40.4168,-3.7038), gpsd, gpsd:HOST:PORT, nmea:PATH or none"
             raise BadValue(str(error), hint, ctx, param) from None
+        return text
+
+
+class SourceSpec(click.ParamType[str, object]):
+    """--source: camera, camera:N or camera:PATH, synthetic, or an existing media file."""
+
+    name = "source"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value)
+        if text in ("camera", "synthetic") or text.startswith("camera:"):
+            return text
+        path = Path(text)
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "not camera, synthetic or an existing file"
+            raise BadValue(
+                f"source {text!r} is {what}",
+                "use --source camera, --source synthetic or --source PATH-OF-A-MEDIA-FILE",
+                ctx,
+                param,
+            )
         return text
