@@ -1,28 +1,50 @@
-"""The `testigo` command. It parses flags and calls the library; nothing else."""
+"""The `testigo` command. It parses flags and calls the library; nothing else.
+
+Its parts are in stream/terminal/: the value types (params.py), the options several
+commands share (options.py) and the one way every error is shown (errors.py).
+"""
 
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from stream.terminal.errors import EXIT_USAGE, TestigoGroup, fail, warn
+from stream.terminal.options import (
+    device_key_file_option,
+    device_public_key_option,
+    home_option,
+    https_only_option,
+    identity_option,
+    json_option,
+    no_passphrase_option,
+    output_option,
+    passphrase_fd_option,
+    recorder_option,
+    relay_public_key_option,
+    relay_url_option,
+    resolution_option,
+    token_fd_option,
+)
+from stream.terminal.params import Assignment, LocationSpec, PublicKeyType, SourceSpec
 from vault import (
     DeviceIdentity,
     MalformedError,
-    NotForMeError,
     RecipientIdentity,
     Role,
     TamperedError,
-    TestigoError,
     generate_identity,
     save_identity,
 )
 from vault.contacts import ContactBook, ContactRole
-from vault.keys import RecipientKey
+from vault.device_config import CONFIG_FILE, DeviceConfig
+from vault.keys import DeviceKey, RecipientKey, RelayKey
 from vault.passphrase import existing_passphrase, new_passphrase
 from vault.paths import data_home
 from vault.report_text import format_report
@@ -33,25 +55,11 @@ if TYPE_CHECKING:
     from stream.contact.watch import WatchEvent
     from stream.phone.live_session import RelayTarget, UploadSummary
 
-EXIT_ERROR = 1
-EXIT_NOT_FOR_ME = 30
 EXIT_NOT_SAFE = 3
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
-
-
-def fail(message: str, hint: str = "", code: int = EXIT_ERROR) -> NoReturn:
-    click.echo(f"testigo: error: {message}", err=True)
-    if hint:
-        click.echo(f"hint: {hint}", err=True)
-    sys.exit(code)
-
-
-def warn(message: str) -> None:
-    click.echo(f"testigo: warning: {message}", err=True)
-
-
-def exit_code_for(error: TestigoError) -> int:
-    return EXIT_NOT_FOR_ME if isinstance(error, NotForMeError) else EXIT_ERROR
+SHORT_PASSPHRASE = 8
+"""Passphrases shorter than this many characters get a warning at keygen."""
+DEVICE_KEY_FILE = "device.key"
 
 
 @contextmanager
@@ -82,32 +90,17 @@ def file_size(path: Path) -> int:
         return 0
 
 
+def echo_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+def refuse_existing(path: Path, what: str = "files") -> None:
+    if path.exists():
+        fail(f"{path} already exists", f"choose another -o path; {what} are never overwritten")
+
+
 def load_recipient_identity(path: Path, passphrase_fd: int | None) -> RecipientIdentity:
     return RecipientIdentity.load(path, existing_passphrase(passphrase_fd, str(path)))
-
-
-home_option = click.option(
-    "--home",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Data directory (contact book, device key). Default: $TESTIGO_HOME or the platform's.",
-)
-passphrase_fd_option = click.option(
-    "--passphrase-fd",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Read the passphrase from file descriptor N (else $TESTIGO_PASSPHRASE or a prompt).",
-)
-
-
-token_fd_option = click.option(
-    "--token-fd",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Read the capability token from file descriptor N (else $TESTIGO_TOKEN).",
-)
 
 
 def _capability_token(token_fd: int | None) -> str:
@@ -117,13 +110,16 @@ def _capability_token(token_fd: int | None) -> str:
     from stream.contact.fetch import TOKEN_VARIABLE
     from vault.passphrase import read_secret_fd
 
-    token = read_secret_fd(token_fd) if token_fd is not None else os.environ.get(TOKEN_VARIABLE)
+    if token_fd is not None:
+        token = read_secret_fd(token_fd, what="capability token", option="--token-fd")
+    else:
+        token = os.environ.get(TOKEN_VARIABLE, "")
     if not token:
         fail("no capability token", f"set {TOKEN_VARIABLE} or pass --token-fd N")
     return token
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("testigo", cls=TestigoGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="testigo")
 def main() -> None:
     """Testigo: end-to-end encrypted evidence recorder."""
@@ -136,11 +132,29 @@ def main() -> None:
     required=True,
     help="contact or lawyer (can open recordings), device (records), relay (signs receipts).",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Key file.")
-@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected (tests, demos).")
+@output_option("Key file; a device key goes to HOME/device.key by default.", required=False)
+@no_passphrase_option
 @passphrase_fd_option
-def keygen(role: str, output: Path, no_passphrase: bool, passphrase_fd: int | None) -> None:
+@home_option
+@json_option
+def keygen(
+    role: str,
+    output: Path | None,
+    no_passphrase: bool,
+    passphrase_fd: int | None,
+    home: Path | None,
+    as_json: bool,
+) -> None:
     """Make a new key; prints the public key and its fingerprint."""
+    if output is None:
+        if role != Role.DEVICE.value:
+            fail(
+                f"a {role} key needs -o/--output",
+                f"for example -o {role}.key (only a device key has a default place)",
+                EXIT_USAGE,
+            )
+        output = data_home(home) / DEVICE_KEY_FILE
+        output.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if output.exists():
         fail(f"{output} already exists", "choose another -o path; keys are never overwritten")
     stored = generate_identity(Role(role))
@@ -149,7 +163,23 @@ def keygen(role: str, output: Path, no_passphrase: bool, passphrase_fd: int | No
         passphrase = None
     else:
         passphrase = new_passphrase(passphrase_fd)
+        if len(passphrase) < SHORT_PASSPHRASE:
+            warn(
+                f"the passphrase has only {len(passphrase)} character(s): whoever copies "
+                f"{output} can guess it; a few words are better"
+            )
     save_identity(output, stored, passphrase)
+    if as_json:
+        echo_json(
+            {
+                "role": role,
+                "path": str(output),
+                "public_key": stored.public_text,
+                "fingerprint": stored.fingerprint,
+                "protected": passphrase is not None,
+            }
+        )
+        return
     click.echo(f"# {role} key written to {output}", err=True)
     click.echo(f"public key:  {stored.public_text}")
     click.echo(f"fingerprint: {stored.fingerprint}")
@@ -166,13 +196,12 @@ def _book(home: Path | None) -> ContactBook:
 
 @contacts.command("add")
 @click.argument("name")
-@click.argument("public_key")
+@click.argument("public_key", type=PublicKeyType(RecipientKey))
 @click.option("--role", type=click.Choice([r.value for r in ContactRole]), default="contact")
 @home_option
-def contacts_add(name: str, public_key: str, role: str, home: Path | None) -> None:
+def contacts_add(name: str, public_key: RecipientKey, role: str, home: Path | None) -> None:
     """Add NAME with their recipient PUBLIC_KEY (tg-recipient-...)."""
-    book = _book(home)
-    contact = book.add(name, ContactRole(role), RecipientKey.parse(public_key))
+    contact = _book(home).add(name, ContactRole(role), public_key)
     click.echo(
         f"added {contact.name} ({contact.role}), fingerprint {contact.recipient.fingerprint}"
     )
@@ -181,16 +210,21 @@ def contacts_add(name: str, public_key: str, role: str, home: Path | None) -> No
 
 @contacts.command("list")
 @home_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option
 def contacts_list(home: Path | None, as_json: bool) -> None:
     """List the contact book."""
     book = _book(home)
     if as_json:
         entries = [
-            {"name": c.name, "role": c.role.value, "recipient": str(c.recipient)}
+            {
+                "name": c.name,
+                "role": c.role.value,
+                "recipient": str(c.recipient),
+                "fingerprint": c.recipient.fingerprint,
+            }
             for c in book.contacts
         ]
-        click.echo(json.dumps(entries, indent=2))
+        echo_json(entries)
         return
     if not book.contacts:
         click.echo("no contacts yet; add one with: testigo contacts add NAME PUBKEY", err=True)
@@ -207,35 +241,45 @@ def contacts_remove(name: str, home: Path | None) -> None:
     click.echo(f"removed {removed.name}")
 
 
-def _load_device(path: Path, passphrase_fd: int | None) -> DeviceIdentity:
+def _load_device(
+    device_path: Path | None, home: Path | None, passphrase_fd: int | None
+) -> DeviceIdentity:
+    path = device_path or data_home(home) / DEVICE_KEY_FILE
+    if device_path is None and not path.exists():
+        fail(
+            f"no device key at {path}",
+            "if this device has a key elsewhere, pass --device PATH (or --home DIR); only a "
+            "new device needs: testigo keygen --role device (then the relay must enroll it)",
+        )
     return DeviceIdentity.load(path, existing_passphrase(passphrase_fd, str(path)))
+
+
+def _recipients(home: Path | None, extra: tuple[RecipientKey, ...] = ()) -> list[RecipientKey]:
+    recipients = _book(home).recipients + list(extra)
+    if not recipients:
+        fail("nobody to seal to", "add a contact (testigo contacts add NAME PUBKEY)")
+    return recipients
 
 
 @main.command()
 @click.argument("media", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-@click.option(
-    "--device",
-    "device_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Device key that signs (default: HOME/device.key).",
-)
+@output_option("The sealed recording to write.")
+@device_key_file_option
 @click.option(
     "--to",
     "extra_recipients",
     multiple=True,
-    metavar="PUBKEY",
+    type=PublicKeyType(RecipientKey),
     help="Seal to this recipient too (repeatable); default: the contact book.",
 )
-@click.option("--fragment-seconds", type=click.FloatRange(0.25, 10.0), default=1.0)
+@recorder_option("fragment_seconds")
 @home_option
 @passphrase_fd_option
 def seal(
     media: Path,
     output: Path,
     device_path: Path | None,
-    extra_recipients: tuple[str, ...],
+    extra_recipients: tuple[RecipientKey, ...],
     fragment_seconds: float,
     home: Path | None,
     passphrase_fd: int | None,
@@ -243,12 +287,9 @@ def seal(
     """Seal an existing media file into a Testigo recording."""
     from capture.protect import protect_media_file
 
-    if output.exists():
-        fail(f"{output} already exists", "choose another -o path; recordings are never overwritten")
-    recipients = _book(home).recipients + [RecipientKey.parse(k) for k in extra_recipients]
-    if not recipients:
-        fail("nobody to seal to", "add a contact (testigo contacts add) or pass --to PUBKEY")
-    device = _load_device(device_path or data_home(home) / "device.key", passphrase_fd)
+    refuse_existing(output, "recordings")
+    recipients = _recipients(home, extra_recipients)
+    device = _load_device(device_path, home, passphrase_fd)
     summary = protect_media_file(media, output, device, recipients, fragment_seconds)
     click.echo(
         f"sealed {summary.chunks} chunks ({summary.plaintext_bytes:,} bytes of media) "
@@ -256,52 +297,61 @@ def seal(
     )
 
 
-def _parse_resolution(text: str) -> tuple[int, int]:
-    width, _, height = text.lower().partition("x")
-    if not (width.isdigit() and height.isdigit()):
-        fail(f"resolution {text!r} is not WIDTHxHEIGHT", "for example --resolution 1280x720")
-    return int(width), int(height)
+def _relay_target(
+    url: str | None, key: RelayKey | None, home: Path | None, *, required: bool
+) -> "RelayTarget | None":
+    """--relay and --relay-key, else what `testigo setup` saved, else None."""
+    from stream.phone.live_session import RelayTarget
+
+    if url is None and key is None:
+        config = DeviceConfig.load(data_home(home) / CONFIG_FILE)
+        if config is not None:
+            return RelayTarget(config.relay_url, config.relay_key)
+        if required:
+            fail(
+                "which relay? this device is not set up",
+                "pass --relay URL --relay-key tg-relay-…, or save them once with: "
+                "testigo setup --relay URL --relay-key tg-relay-…",
+                EXIT_USAGE,
+            )
+        return None
+    if url is None or key is None:
+        fail("--relay and --relay-key go together", "the relay operator gives you both", EXIT_USAGE)
+    return RelayTarget(url, key)
+
+
+@main.command()
+@relay_url_option(required=True, help="The relay this device streams to (https://HOST).")
+@relay_public_key_option("The relay's public key (tg-relay-...), from its operator.", required=True)
+@home_option
+def setup(relay_url: str, relay_key: RelayKey, home: Path | None) -> None:
+    """Remember the relay, so that a bare `testigo record` streams to it."""
+    path = data_home(home) / CONFIG_FILE
+    DeviceConfig(relay_url, relay_key).save(path)
+    click.echo(f"set up: recordings stream to {relay_url} (relay {relay_key.fingerprint})")
+    click.echo(
+        f"saved in {path}; record without streaming with: testigo record --offline", err=True
+    )
 
 
 @main.command()
 @click.option(
     "--source",
+    type=SourceSpec(),
     default="synthetic",
     show_default=True,
     help="camera, camera:N (device index or path), synthetic, or a media FILE.",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Spool directory; each recording goes in a subdirectory.",
-)
+@output_option("Spool directory; each recording goes in a subdirectory.", directory=True)
 @click.option("--duration", type=click.FloatRange(min=0.1), default=None, help="Seconds.")
-@click.option("--resolution", default="1280x720", show_default=True)
-@click.option("--fps", type=click.IntRange(1, 120), default=30, show_default=True)
-@click.option(
-    "--bitrate",
-    type=click.IntRange(10_000, 100_000_000),
-    default=1_500_000,
-    show_default=True,
-    help="Video bits per second.",
-)
-@click.option(
-    "--fragment-seconds",
-    type=click.FloatRange(0.25, 10.0),
-    default=1.0,
-    show_default=True,
-    help="Length of each sealed chunk.",
-)
-@click.option(
-    "--keyframe-interval",
-    type=click.IntRange(1, 1000),
-    default=None,
-    help="Frames between keyframes (default: one per fragment).",
-)
+@resolution_option()
+@recorder_option("fps")
+@recorder_option("bitrate")
+@recorder_option("fragment_seconds")
+@recorder_option("keyframe_interval")
 @click.option(
     "--location",
+    type=LocationSpec(),
     default=None,
     metavar="SPEC",
     help="LAT,LON, gpsd[:HOST:PORT], nmea:PATH or none (default: a gpsd on this machine "
@@ -313,35 +363,22 @@ def _parse_resolution(text: str) -> tuple[int, int]:
     metavar="SPEC",
     help="With a camera: pulse:DEVICE, alsa:DEVICE or none (default: the system's, if any).",
 )
-@click.option(
-    "--device",
-    "device_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Device key that signs (default: HOME/device.key).",
+@device_key_file_option
+@relay_url_option(
+    required=False,
+    help="Stream to this relay while recording (default: the one `testigo setup` saved).",
 )
-@click.option(
-    "--relay",
-    "relay_url",
-    default=None,
-    metavar="URL",
-    help="Stream to this relay while recording (http://HOST:PORT).",
-)
-@click.option(
-    "--relay-key",
-    "relay_key_text",
-    default=None,
-    metavar="KEY",
-    help="The relay's public key (tg-relay-...); receipts are checked with it.",
-)
-@click.option("--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked).")
+@relay_public_key_option("The relay's public key (tg-relay-...); receipts are checked with it.")
+@click.option("--offline", is_flag=True, help="Do not stream, even if set up.")
+@https_only_option
 @home_option
 @passphrase_fd_option
+@json_option
 def record(
     source: str,
     output: Path,
     duration: float | None,
-    resolution: str,
+    resolution: tuple[int, int],
     fps: int,
     bitrate: int,
     fragment_seconds: float,
@@ -350,20 +387,22 @@ def record(
     microphone: str | None,
     device_path: Path | None,
     relay_url: str | None,
-    relay_key_text: str | None,
+    relay_key: RelayKey | None,
+    offline: bool,
     https_only: bool,
     home: Path | None,
     passphrase_fd: int | None,
+    as_json: bool,
 ) -> None:
-    """Record audio and video into sealed chunks in a spool; with --relay, stream them."""
+    """Record audio and video into sealed chunks in a spool; with a relay, stream them."""
     from capture.recording_session import RecordOptions, record_to_spool
 
-    width, height = _parse_resolution(resolution)
-    relay_target = _relay_target(relay_url, relay_key_text)
-    recipients = _book(home).recipients
-    if not recipients:
-        fail("nobody to seal to", "add a contact first: testigo contacts add NAME PUBKEY")
-    device = _load_device(device_path or data_home(home) / "device.key", passphrase_fd)
+    if offline and (relay_url or relay_key):
+        fail("--offline and --relay contradict each other", "give one of them", EXIT_USAGE)
+    relay_target = None if offline else _relay_target(relay_url, relay_key, home, required=False)
+    recipients = _recipients(home)
+    device = _load_device(device_path, home, passphrase_fd)
+    width, height = resolution
     options = RecordOptions(
         source=source,
         spool=output,
@@ -379,7 +418,13 @@ def record(
     )
     echo = _stderr_echo
     if relay_target is None:
-        click.echo(f"recording: {record_to_spool(options, device, recipients, echo)}")
+        directory = record_to_spool(options, device, recipients, echo)
+        if as_json:
+            echo_json(
+                {"recording_id": directory.name, "recording": str(directory), **_chunks(directory)}
+            )
+        else:
+            click.echo(f"recording: {directory}")
         return
     import asyncio
 
@@ -388,31 +433,44 @@ def record(
     summary = asyncio.run(
         record_and_stream(options, device, recipients, relay_target, echo, webrtc=not https_only)
     )
-    _report_upload(summary)
+    _report_upload(summary, as_json)
+
+
+def _chunks(directory: Path) -> dict[str, object]:
+    """What an offline recording holds, from its signatures (no keys needed)."""
+    from vault import verify_file
+
+    report = verify_file(directory, None)
+    return {
+        "status": report.status.value,
+        "chunks": report.chunks_valid,
+        "final_index": report.final_index,
+        "streamed": False,
+    }
 
 
 def _stderr_echo(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _relay_target(url: str | None, key_text: str | None) -> "RelayTarget | None":
-    from stream.phone.live_session import RelayTarget
-    from vault.keys import RelayKey
-
-    if url is None and key_text is None:
-        return None
-    if url is None or key_text is None:
-        fail("--relay and --relay-key go together", "the relay operator gives you both")
-    if not url.startswith(("http://", "https://")):
-        fail(f"relay URL {url!r} must start with http:// or https://")
-    return RelayTarget(url.rstrip("/"), RelayKey.parse(key_text))
-
-
-def _report_upload(summary: "UploadSummary") -> None:
-    click.echo(f"recording: {summary.recording}")
-    click.echo(f"receipted: {summary.safe} of {summary.chunks} chunks")
-    if summary.first_receipt_s is not None:
-        click.echo(f"first receipt: {summary.first_receipt_s:.2f} s after recording started")
+def _report_upload(summary: "UploadSummary", as_json: bool = False) -> None:
+    if as_json:
+        echo_json(
+            {
+                "recording_id": summary.recording.name,
+                "recording": str(summary.recording),
+                "chunks": summary.chunks,
+                "receipted": summary.safe,
+                "not_yet_safe": summary.unsafe,
+                "first_receipt_s": summary.first_receipt_s,
+                "streamed": True,
+            }
+        )
+    else:
+        click.echo(f"recording: {summary.recording}")
+        click.echo(f"receipted: {summary.safe} of {summary.chunks} chunks")
+        if summary.first_receipt_s is not None:
+            click.echo(f"first receipt: {summary.first_receipt_s:.2f} s after recording started")
     if summary.unsafe:
         click.echo(
             f"NOT YET SAFE: {len(summary.unsafe)} chunk(s) only on this device; "
@@ -423,17 +481,24 @@ def _report_upload(summary: "UploadSummary") -> None:
 
 
 @main.command()
-@click.argument("spool", type=click.Path(path_type=Path))
-@click.option("--relay", "relay_url", required=True, metavar="URL")
-@click.option("--relay-key", "relay_key_text", required=True, metavar="KEY")
-@click.option("--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked).")
-def upload(spool: Path, relay_url: str, relay_key_text: str, https_only: bool) -> None:
+@click.argument("spool", type=click.Path(file_okay=False, path_type=Path))
+@relay_url_option(required=False, help="The relay (default: the one `testigo setup` saved).")
+@relay_public_key_option("The relay's public key (tg-relay-...).")
+@https_only_option
+@home_option
+def upload(
+    spool: Path,
+    relay_url: str | None,
+    relay_key: RelayKey | None,
+    https_only: bool,
+    home: Path | None,
+) -> None:
     """Send every chunk in SPOOL that has no relay receipt yet."""
     import asyncio
 
     from stream.phone.live_session import upload_spool
 
-    target = _relay_target(relay_url, relay_key_text)
+    target = _relay_target(relay_url, relay_key, home, required=True)
     assert target is not None
     summaries = asyncio.run(upload_spool(spool, target, _stderr_echo, webrtc=not https_only))
     if not summaries:
@@ -444,15 +509,14 @@ def upload(spool: Path, relay_url: str, relay_key_text: str, https_only: bool) -
 
 @main.command()
 @click.argument("recording", type=click.Path(path_type=Path))
-@click.option("--identity", type=click.Path(path_type=Path), required=True, help="Your key file.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Media out.")
+@identity_option(required=True, help="Your key file.")
+@output_option("The playable media file to write.")
 @passphrase_fd_option
 def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | None) -> None:
     """Decrypt RECORDING into a playable file plus a verification report."""
     from vault.decrypt import decrypt_recording
 
-    if output.exists():
-        fail(f"{output} already exists", "choose another -o path")
+    refuse_existing(output)
     opener = load_recipient_identity(identity, passphrase_fd)
     with reading_recording(), progress_bar(file_size(recording), "decrypting") as advance:
         result = decrypt_recording(recording, [opener], output, progress=advance)
@@ -472,32 +536,23 @@ def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | 
 
 @main.command()
 @click.argument("recording", type=click.Path(path_type=Path))
-@click.option(
-    "--identity",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Also decrypt every chunk with this key (otherwise signatures only).",
+@identity_option(
+    required=False, help="Also decrypt every chunk with this key (otherwise signatures only)."
 )
-@click.option(
-    "--relay-key",
-    "relay_key_text",
-    default=None,
-    metavar="KEY",
-    help="Check the relay's receipts, signed by this key (tg-relay-...).",
-)
+@relay_public_key_option("Check the relay's receipts, signed by this key (tg-relay-...).")
 @click.option(
     "--receipts",
     "receipts_path",
-    type=click.Path(path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Receipts file (default: RECORDING.receipts, as testigo fetch saves it).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@json_option
 @passphrase_fd_option
 def verify(
     recording: Path,
     identity: Path | None,
-    relay_key_text: str | None,
+    relay_key: RelayKey | None,
     receipts_path: Path | None,
     as_json: bool,
     passphrase_fd: int | None,
@@ -508,16 +563,17 @@ def verify(
     30 not sealed to --identity, 1 other errors.
     """
     from vault import verify_file
-    from vault.keys import RelayKey
     from vault.receipt_check import ReceiptChecker
 
     identities = [load_recipient_identity(identity, passphrase_fd)] if identity else None
     checker = None
-    if relay_key_text is not None:
+    if relay_key is not None:
         path = receipts_path or recording.with_name(recording.name + ".receipts")
-        checker = ReceiptChecker(RelayKey.parse(relay_key_text), path)
+        checker = ReceiptChecker(relay_key, path)
     elif receipts_path is not None:
-        fail("--receipts needs --relay-key", "pass the relay's public key (tg-relay-...)")
+        fail(
+            "--receipts needs --relay-key", "pass the relay's public key (tg-relay-...)", EXIT_USAGE
+        )
     with reading_recording(), progress_bar(file_size(recording), "verifying") as advance:
         report = verify_file(recording, identities, sink=checker, progress=advance)
     receipts = checker.report() if checker is not None else None
@@ -528,7 +584,7 @@ def verify(
         document = report.to_json()
         if receipts is not None:
             document["receipts"] = receipts.to_json()
-        click.echo(json.dumps(document, indent=2))
+        echo_json(document)
     else:
         click.echo(format_report(report))
         if receipts is not None:
@@ -536,15 +592,15 @@ def verify(
     sys.exit(code)
 
 
+def _started(created_ms: int | None) -> str | None:
+    if created_ms is None:
+        return None
+    return datetime.fromtimestamp(created_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @main.command()
-@click.option("--relay", "relay_url", required=True, metavar="URL")
-@click.option(
-    "--device",
-    "device_text",
-    required=True,
-    metavar="KEY",
-    help="Whose recordings (tg-device-...).",
-)
+@relay_url_option(required=True, help="The relay that holds the recordings.")
+@device_public_key_option
 @click.option(
     "--recording",
     "recording_id",
@@ -552,66 +608,81 @@ def verify(
     metavar="ID",
     help="Which recording (default: the latest).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Where to save the recording (its receipts go to OUTPUT.receipts).",
-)
+@output_option("Where to save the recording (its receipts go to OUTPUT.receipts).", required=False)
 @click.option("--list", "list_only", is_flag=True, help="Only list the device's recordings.")
 @token_fd_option
+@json_option
 def fetch(
     relay_url: str,
-    device_text: str,
+    device: DeviceKey,
     recording_id: str | None,
     output: Path | None,
     list_only: bool,
     token_fd: int | None,
+    as_json: bool,
 ) -> None:
     """Download a sealed recording and its receipts from a relay (for lawyers)."""
     import asyncio
 
     from stream.contact.fetch import fetch_recording, list_remote
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_text)
+    if not list_only and output is None:
+        fail("-o/--output is needed to save the recording", "e.g. -o evidence.tgr", EXIT_USAGE)
+    if output is not None:
+        refuse_existing(output)
     token = _capability_token(token_fd)
     if list_only:
-        for remote in asyncio.run(list_remote(relay_url, token, device)):
-            click.echo(f"{remote.recording_id}  {remote.chunks} chunks")
+        remotes = asyncio.run(list_remote(relay_url, token, device))
+        rows = [
+            {
+                "recording_id": r.recording_id,
+                "chunks": r.chunks,
+                "started": _started(r.created_ms),
+                "duration_s": r.duration_s,
+            }
+            for r in remotes
+        ]
+        if as_json:
+            echo_json(rows)
+            return
+        if not rows:
+            click.echo("the relay holds no recording of this device", err=True)
+        for row in rows:
+            started = row["started"] or "start unknown"
+            duration = r"?" if row["duration_s"] is None else f"{row['duration_s']:.0f} s"
+            click.echo(f"{row['recording_id']}  {started}  {duration:>7}  {row['chunks']} chunks")
         return
-    if output is None:
-        fail("-o/--output is needed to save the recording", "for example -o evidence.tgr")
-    if output.exists():
-        fail(f"{output} already exists", "choose another -o path")
+    assert output is not None
     chosen, download = asyncio.run(fetch_recording(relay_url, token, device, recording_id, output))
+    if as_json:
+        echo_json(
+            {
+                "recording_id": chosen.recording_id,
+                "bytes": download.recording_bytes,
+                "recording": str(download.recording),
+                "receipts": str(download.receipts),
+            }
+        )
+        return
     click.echo(f"recording {chosen.recording_id}: {download.recording_bytes:,} bytes")
     click.echo(f"saved:    {download.recording}")
     click.echo(f"receipts: {download.receipts}")
 
 
+def _check_new_file(path: Path) -> None:
+    """A file to create: refuse what exists or cannot be made, before anything starts."""
+    refuse_existing(path, "recordings")
+    if not path.parent.is_dir():
+        fail(f"directory {path.parent} does not exist", "create it first, or choose another -o")
+
+
 @main.command()
-@click.option("--relay", "relay_url", required=True, metavar="URL")
-@click.option(
-    "--device",
-    "device_text",
-    required=True,
-    metavar="KEY",
-    help="Whose recordings to watch (tg-device-...).",
-)
-@click.option(
-    "--identity",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Your contact or lawyer key file.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Write a growing MP4 that a player can follow.",
+@relay_url_option(required=True, help="The relay the device streams to.")
+@device_public_key_option
+@identity_option(required=True, help="Your contact or lawyer key file.")
+@output_option(
+    "Write a growing MP4 that a player can follow (later recordings: OUTPUT-2, ...).",
+    required=False,
 )
 @click.option("--once", is_flag=True, help="Stop after one recording ends.")
 @click.option("--show-location", is_flag=True, help="Print location updates (sensitive).")
@@ -619,7 +690,7 @@ def fetch(
 @passphrase_fd_option
 def watch(
     relay_url: str,
-    device_text: str,
+    device: DeviceKey,
     identity: Path,
     output: Path | None,
     once: bool,
@@ -632,9 +703,9 @@ def watch(
 
     from stream.contact.watch import watch as watch_live
     from stream.contact.watch_text import describe
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_text)
+    if output is not None:
+        _check_new_file(output)
     token = _capability_token(token_fd)
     opener = load_recipient_identity(identity, passphrase_fd)
 
@@ -651,7 +722,7 @@ def watch(
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(number, stop.set)
         summary = await watch_live(
-            relay_url.rstrip("/"),
+            relay_url,
             token,
             device,
             [opener],
@@ -686,36 +757,72 @@ def relay() -> None:
     """Run and operate a relay (stores sealed chunks, signs receipts)."""
 
 
+def _check_relay_setting(name: str, text: str) -> None:
+    import difflib
+
+    from relay_server.settings import SETTINGS, SettingsError
+
+    by_name = {s.name: s for s in SETTINGS}
+    setting = by_name.get(name)
+    if setting is None:
+        close = difflib.get_close_matches(name, by_name, n=1)
+        hint = f"did you mean {close[0]}?" if close else "see the README's relay settings table"
+        raise SettingsError(f"unknown setting {name!r}", hint=hint)
+    setting.check(setting.parse(text))
+
+
 def _relay_settings(
     host: str | None,
     port: int | None,
     storage: str | None,
     relay_key: Path | None,
-    overrides: tuple[str, ...],
+    overrides: tuple[tuple[str, str], ...],
 ) -> "Settings":
-    from relay_server.settings import Settings
+    from relay_server.settings import FilesystemLocation, S3Location, Settings
 
-    values: dict[str, str] = {}
-    for item in overrides:
-        name, sep, value = item.partition("=")
-        if not sep:
-            fail(f"--set {item!r} is not NAME=VALUE", "for example --set max_webrtc_sessions=40")
-        values[name.strip()] = value
+    values = dict(overrides)
     given = {"host": host, "port": port, "storage": storage, "relay_key": relay_key}
     values.update({name: str(value) for name, value in given.items() if value is not None})
-    return Settings.from_strings(values)
+    settings = Settings.from_strings(values)
+    location = settings.storage_location
+    if isinstance(location, FilesystemLocation) and Path(location.path).is_file():
+        fail(
+            f"storage {location.path} is a file",
+            "give a directory (made if missing) or s3://BUCKET/PREFIX as --storage",
+            EXIT_USAGE,
+        )
+    if isinstance(location, S3Location):
+        _check_s3_credentials()
+    return settings
 
 
-storage_option = click.option("--storage", default=None, help="Directory, or s3://BUCKET/PREFIX.")
-relay_key_option = click.option(
-    "--relay-key", type=click.Path(path_type=Path), default=None, help="Relay key file."
+def _check_s3_credentials() -> None:
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        fail(
+            "no S3 credentials for the s3:// storage",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with "
+            "~/.aws/credentials (never in settings)",
+        )
+
+
+storage_option = click.option(
+    "--storage", default=None, metavar="DIR|s3://BUCKET/PREFIX", help="Where recordings are kept."
+)
+relay_key_file_option = click.option(
+    "--relay-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Relay key file (default: relay.key).",
 )
 set_option = click.option(
     "--set",
     "overrides",
     multiple=True,
+    type=Assignment(_check_relay_setting, "max_webrtc_sessions=40"),
     metavar="NAME=VALUE",
-    help="Any relay setting (see docs/PROTOCOL.md, settings).",
+    help="Any relay setting (see the README's relay settings table).",
 )
 
 
@@ -723,28 +830,36 @@ set_option = click.option(
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="0 picks a free one.")
 @storage_option
-@relay_key_option
+@relay_key_file_option
 @set_option
+@passphrase_fd_option
 def relay_serve(
     host: str | None,
     port: int | None,
     storage: str | None,
     relay_key: Path | None,
-    overrides: tuple[str, ...],
+    overrides: tuple[tuple[str, str], ...],
+    passphrase_fd: int | None,
 ) -> None:
-    """Run the relay until Ctrl-C."""
+    """Run the relay until Ctrl-C. A protected relay key's passphrase is asked for once."""
     from relay_server.serve import serve
 
-    serve(_relay_settings(host, port, storage, relay_key, overrides))
+    settings = _relay_settings(host, port, storage, relay_key, overrides)
+    serve(settings, passphrase=existing_passphrase(passphrase_fd, settings.relay_key))
 
 
 @relay.command("keygen")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True)
-@click.option("--no-passphrase", is_flag=True, help="Store the key unprotected.")
+@output_option("Key file.")
+@no_passphrase_option
 @passphrase_fd_option
+@json_option
 @click.pass_context
 def relay_keygen(
-    context: click.Context, output: Path, no_passphrase: bool, passphrase_fd: int | None
+    context: click.Context,
+    output: Path,
+    no_passphrase: bool,
+    passphrase_fd: int | None,
+    as_json: bool,
 ) -> None:
     """Make the relay's own signing key (same as keygen --role relay)."""
     context.invoke(
@@ -753,36 +868,45 @@ def relay_keygen(
         output=output,
         no_passphrase=no_passphrase,
         passphrase_fd=passphrase_fd,
+        home=None,
+        as_json=as_json,
     )
 
 
+device_argument = click.argument("device", metavar="DEVICE_KEY", type=PublicKeyType(DeviceKey))
+
+
 @relay.command("enroll")
-@click.argument("device_key")
+@device_argument
 @storage_option
-@relay_key_option
+@relay_key_file_option
 @set_option
 def relay_enroll(
-    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+    device: DeviceKey,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[tuple[str, str], ...],
 ) -> None:
     """Allow the device DEVICE_KEY (tg-device-...) to upload."""
     import asyncio
 
     from relay_server.operator import enroll
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_key)
     settings = _relay_settings(None, None, storage, relay_key, overrides)
     added = asyncio.run(enroll(settings, device))
     click.echo(f"{'enrolled' if added else 'already enrolled'}: device {device.fingerprint}")
 
 
 @relay.command("revoke")
-@click.argument("device_key")
+@device_argument
 @storage_option
-@relay_key_option
+@relay_key_file_option
 @set_option
 def relay_revoke(
-    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+    device: DeviceKey,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[tuple[str, str], ...],
 ) -> None:
     """Refuse every further upload by DEVICE_KEY (a seized phone whose key may be misused).
 
@@ -792,49 +916,54 @@ def relay_revoke(
     import asyncio
 
     from relay_server.operator import revoke
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_key)
     settings = _relay_settings(None, None, storage, relay_key, overrides)
     changed = asyncio.run(revoke(settings, device))
     click.echo(f"{'revoked' if changed else 'already revoked'}: device {device.fingerprint}")
 
 
 @relay.command("token")
-@click.argument("device_key")
+@device_argument
 @storage_option
-@relay_key_option
+@relay_key_file_option
 @set_option
+@json_option
 def relay_token(
-    device_key: str, storage: str | None, relay_key: Path | None, overrides: tuple[str, ...]
+    device: DeviceKey,
+    storage: str | None,
+    relay_key: Path | None,
+    overrides: tuple[tuple[str, str], ...],
+    as_json: bool,
 ) -> None:
     """Mint a read token for DEVICE_KEY's recordings (shown once; give it to a lawyer)."""
     import asyncio
 
     from relay_server.operator import mint_token
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_key)
     settings = _relay_settings(None, None, storage, relay_key, overrides)
-    click.echo(asyncio.run(mint_token(settings, device)))
+    token = asyncio.run(mint_token(settings, device))
+    if as_json:
+        echo_json({"device": str(device), "fingerprint": device.fingerprint, "token": token})
+    else:
+        click.echo(token)
     click.echo("keep it secret: it lets its holder download this device's sealed recordings",
                err=True)  # fmt: skip
 
 
 @relay.command("alert")
-@click.argument("device_key")
+@device_argument
 @click.argument("kind", type=click.Choice(["webhook", "email"]))
 @click.argument("target")
 @storage_option
-@relay_key_option
+@relay_key_file_option
 @set_option
 def relay_alert(
-    device_key: str,
+    device: DeviceKey,
     kind: str,
     target: str,
     storage: str | None,
     relay_key: Path | None,
-    overrides: tuple[str, ...],
+    overrides: tuple[tuple[str, str], ...],
 ) -> None:
     """Alert TARGET (a webhook URL or an email address) when DEVICE_KEY starts recording.
 
@@ -844,25 +973,15 @@ def relay_alert(
     import asyncio
 
     from relay_server.operator import add_alert_target
-    from vault.keys import DeviceKey
 
-    device = DeviceKey.parse(device_key)
     settings = _relay_settings(None, None, storage, relay_key, overrides)
     added = asyncio.run(add_alert_target(settings, device, kind, target))
     click.echo(f"{'added' if added else 'already there'}: {kind} alert for {device.fingerprint}")
 
 
 def run() -> None:
-    """Entry point: every TestigoError becomes a one-line error with a hint."""
-    try:
-        main(standalone_mode=True)
-    except TestigoError as error:
-        fail(str(error), error.hint, exit_code_for(error))
-    except KeyboardInterrupt:
-        fail("interrupted", code=130)
-    except OSError as error:
-        where = f" ({error.filename})" if error.filename else ""
-        fail(f"{error.strerror or error}{where}", "check the path, permissions and free space")
+    """Entry point: every failure becomes a one-line error with a hint (TestigoGroup)."""
+    main()
 
 
 if __name__ == "__main__":

@@ -27,21 +27,9 @@ from av.video.stream import VideoStream
 from capture.codecs import media_type
 from capture.muxer import FragmentMuxer
 from capture.segments import MediaSegment, SegmentKind
+from capture.settings import RECORDER_SETTINGS
 from capture.sources import AudioFormat, Frame, FrameSource, VideoFormat
 
-MIN_FRAGMENT_SECONDS = 0.25
-MAX_FRAGMENT_SECONDS = 60.0
-X264_PRESETS = (
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-)
 AAC_SAMPLE_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025)
 VIDEO_TIME_BASE = Fraction(1, 90_000)
 """Encoder and track time base for video: exact for 24, 25, 30, 50, 60 and 29.97 fps."""
@@ -49,7 +37,11 @@ VIDEO_TIME_BASE = Fraction(1, 90_000)
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    """How to encode. Sources are scaled to ``width`` x ``height``."""
+    """How to encode. Sources are scaled to ``width`` x ``height``.
+
+    Each field is a row of the recorder's settings table (capture/settings.py), which
+    holds its bounds and help.
+    """
 
     width: int = 1280
     height: int = 720
@@ -66,31 +58,8 @@ class CaptureConfig:
     """x264 preset."""
 
     def __post_init__(self) -> None:
-        for name in ("width", "height"):
-            value = getattr(self, name)
-            if not 16 <= value <= 8192 or value % 2:
-                raise ValueError(f"{name} must be even and within 16..8192, got {value}")
-        if not 1 <= self.fps <= 240:
-            raise ValueError(f"fps must be within 1..240, got {self.fps}")
-        if not 10_000 <= self.bitrate <= 100_000_000:
-            raise ValueError(f"bitrate must be within 10000..100000000 bit/s, got {self.bitrate}")
-        if not (
-            math.isfinite(self.fragment_seconds)
-            and MIN_FRAGMENT_SECONDS <= self.fragment_seconds <= MAX_FRAGMENT_SECONDS
-        ):
-            raise ValueError(
-                f"fragment_seconds must be within {MIN_FRAGMENT_SECONDS}..{MAX_FRAGMENT_SECONDS}, "
-                f"got {self.fragment_seconds!r}"
-            )
-        if self.keyframe_interval is not None and self.keyframe_interval < 1:
-            raise ValueError(f"keyframe_interval must be >= 1 frame, got {self.keyframe_interval}")
-        if not 8_000 <= self.audio_bitrate <= 512_000:
-            raise ValueError(
-                f"audio_bitrate must be within 8000..512000 bit/s, got {self.audio_bitrate}"
-            )
-        if self.preset not in X264_PRESETS:
-            presets = ", ".join(X264_PRESETS)
-            raise ValueError(f"preset must be one of {presets}, got {self.preset!r}")
+        for setting in RECORDER_SETTINGS:  # the bounds: capture/settings.py
+            setting.check(getattr(self, setting.name))
 
     @property
     def min_fragment_seconds(self) -> float:

@@ -24,15 +24,11 @@ from av.stream import Stream
 from av.video.stream import VideoStream
 
 from capture.codecs import media_type
-from capture.encoder import (
-    MAX_FRAGMENT_SECONDS,
-    MIN_FRAGMENT_SECONDS,
-    CaptureConfig,
-    LiveEncoder,
-)
+from capture.encoder import CaptureConfig, LiveEncoder
 from capture.errors import MediaError
 from capture.muxer import FragmentMuxer
 from capture.segments import MediaSegment
+from capture.settings import MAX_FRAGMENT_SECONDS, MIN_FRAGMENT_SECONDS
 from capture.sources import FileSource, open_input
 
 REMUX_VIDEO_CODECS = frozenset({"h264"})

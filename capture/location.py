@@ -57,11 +57,48 @@ def parse_nmea(sentence: str) -> Location | None:
     return None
 
 
+NMEA_PROBE_BYTES: Final = 512
+
+
+def check_nmea_file(path: Path) -> None:
+    """Raise ValueError unless path is a file of NMEA text (it may still be empty).
+
+    A device (a serial GPS) is not read ahead: its first bytes may be long in coming.
+    """
+    if path.exists() and not path.is_file():
+        return
+    try:
+        with path.open("rb") as stream:
+            start = stream.read(NMEA_PROBE_BYTES)
+    except OSError as error:
+        raise ValueError(f"cannot read NMEA file {path}: {error.strerror}") from None
+    text = start.lstrip()
+    printable = all(32 <= byte < 127 or byte in b"\r\n\t" for byte in text)
+    if text and not (text.startswith(b"$") and printable):
+        raise ValueError(f"{path} is not a file of NMEA sentences (they start with $GP or $GN)")
+
+
+def check_location_spec(spec: str) -> None:
+    """Raise ValueError if spec is not a --location value; connects to nothing."""
+    if spec == "none" or spec == "gpsd":
+        return
+    if spec.startswith("gpsd:"):
+        _, host, port = [*spec.split(":"), "", ""][:3]
+        if spec.count(":") != 2 or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{spec!r} is not gpsd:HOST:PORT")
+        return
+    if spec.startswith("nmea:"):
+        check_nmea_file(Path(spec[5:]))
+        return
+    Location.parse(spec)
+
+
 class NmeaFile:
     """Positions from a file of NMEA sentences that another program appends to (or a
     serial GPS exposed as a file). Each call reads what has arrived since the last one."""
 
     def __init__(self, path: Path) -> None:
+        check_nmea_file(path)
         try:
             self._stream = path.open("r", encoding="ascii", errors="replace")
         except OSError as error:

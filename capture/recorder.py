@@ -39,15 +39,14 @@ class Location:
     @classmethod
     def parse(cls, text: str) -> "Location":
         """LAT,LON in decimal degrees, e.g. 40.4168,-3.7038."""
-        parts = text.split(",")
-        if len(parts) != 2:
-            raise ValueError("a location is LAT,LON in decimal degrees, e.g. 40.4168,-3.7038")
         try:
-            return cls(float(parts[0]), float(parts[1]))
+            lat_text, lon_text = text.split(",")
+            lat, lon = float(lat_text), float(lon_text)
         except ValueError:
             raise ValueError(
                 "a location is LAT,LON in decimal degrees, e.g. 40.4168,-3.7038"
             ) from None
+        return cls(lat, lon)  # which checks the range, and says so
 
     def to_json(self) -> bytes:
         document: dict[str, object] = {"type": "location", "lat": self.lat, "lon": self.lon}

@@ -215,10 +215,13 @@ def open_input(path: Path) -> av.container.InputContainer:
         raise MediaError(f"no such file: {path}")
     if not path.is_file():
         raise MediaError(f"not a file: {path}")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path} is empty (0 bytes): there is no media in it")
     try:
         return av.open(str(path), mode="r")
     except av.FFmpegError as error:
-        raise MediaError(f"{path} is not a media file that can be read: {error}") from error
+        reason = (error.strerror or str(error)).lower()  # without FFmpeg's errno number
+        raise MediaError(f"{path} is not a media file that can be read: {reason}") from error
     except OSError as error:
         raise MediaError(f"cannot read {path}: {error}") from error
 

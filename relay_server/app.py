@@ -34,20 +34,22 @@ from relay_server.state import (
 from relay_server.storage import BlobStorage, open_storage
 from relay_server.webrtc import WebRTCSessions
 from vault import RelayIdentity
-from vault.identity import is_protected, no_passphrase
+from vault.identity import PassphraseSource, is_protected, no_passphrase
 
 HTTP_OVERHEAD = 64 * 1024
 ALERT_SHUTDOWN_GRACE_S = 5.0
 
 
-def load_relay_identity(path: Path) -> RelayIdentity:
-    """The relay's signing identity; a protected file opens with TESTIGO_PASSPHRASE."""
+def load_relay_identity(path: Path, passphrase: PassphraseSource | None = None) -> RelayIdentity:
+    """The relay's signing identity; a protected file opens with passphrase (asked only
+    then), by default with TESTIGO_PASSPHRASE."""
 
     def from_environment() -> str:
         value = os.environ.get("TESTIGO_PASSPHRASE")
         return no_passphrase() if value is None else value
 
-    return RelayIdentity.load(path, from_environment if is_protected(path) else no_passphrase)
+    source = from_environment if passphrase is None else passphrase
+    return RelayIdentity.load(path, source if is_protected(path) else no_passphrase)
 
 
 def create_app(

@@ -154,12 +154,26 @@ async def list_recordings(request: web.Request) -> web.Response:
     storage = request.app[STORAGE]
     recordings = []
     for recording_id in await storage.list_recordings(device.raw):
-        count = sum([1 async for _ in storage.chunk_indices(device.raw, recording_id)])
+        indices = [index async for index in storage.chunk_indices(device.raw, recording_id)]
         header = await storage.read_header(device.raw, recording_id)
         created_ms = Header.parse(header).created_ms if header is not None else None
-        recordings.append(RecordingEntry(recording_id.hex(), count, created_ms))
+        last_time_ms = await _chunk_time(storage, device, recording_id, indices)
+        recordings.append(
+            RecordingEntry(recording_id.hex(), len(indices), created_ms, last_time_ms)
+        )
     listing = RecordingList(tuple(recordings))
     return web.Response(body=bytes(listing), content_type="application/json")
+
+
+async def _chunk_time(
+    storage: Storage, device: DeviceKey, recording_id: bytes, indices: list[int]
+) -> int | None:
+    """The device clock of the highest-index chunk held (signed, not yet checked here)."""
+    data = await storage.read_chunk(device.raw, recording_id, max(indices)) if indices else None
+    try:
+        return Chunk.parse(data).device_time_ms if data is not None else None
+    except MalformedError:
+        return None
 
 
 async def _stream_recording(

@@ -6,8 +6,8 @@ Stops cleanly on SIGINT/SIGTERM: every WebRTC session is closed, storage is clos
 """
 
 import asyncio
+import errno
 import signal
-import sys
 from pathlib import Path
 
 from aiohttp import web
@@ -16,10 +16,12 @@ from relay_server.app import create_app, load_relay_identity
 from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
 from relay_server.settings import Settings
+from vault.errors import TestigoError
+from vault.identity import PassphraseSource
 
 
-async def _serve(settings: Settings) -> None:
-    relay = load_relay_identity(Path(settings.relay_key))
+async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> None:
+    relay = load_relay_identity(Path(settings.relay_key), passphrase)
     app = create_app(settings, relay=relay)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
@@ -40,13 +42,21 @@ async def _serve(settings: Settings) -> None:
         await runner.cleanup()
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, passphrase: PassphraseSource | None = None) -> None:
+    """Run until SIGINT/SIGTERM; passphrase opens a protected relay key (default: the
+    TESTIGO_PASSPHRASE variable)."""
     configure_logging(settings.log_level)
     restrict_host_candidates(settings.host)
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, passphrase))
     except OSError as error:
-        print(f"testigo: error: cannot listen on {settings.host}:{settings.port}: "
-              f"{error.strerror}", file=sys.stderr)  # fmt: skip
-        print("hint: choose another --port, or stop what uses it", file=sys.stderr)
-        sys.exit(1)
+        if error.errno == errno.EADDRINUSE:
+            hint = "choose another --port, or stop what uses it"
+        elif error.errno == errno.EACCES:
+            hint = "ports below 1024 need privileges: choose --port 8080 or above"
+        else:
+            hint = "--host must be an address of this machine: 127.0.0.1, 0.0.0.0, ::"
+        raise TestigoError(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}",
+            hint=hint,
+        ) from None

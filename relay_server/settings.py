@@ -119,7 +119,7 @@ class Settings:
     relay_key: str = _setting(
         "relay.key",
         "Path of the relay's identity file (`testigo relay keygen`); its passphrase comes "
-        "from `TESTIGO_PASSPHRASE`.",
+        "from a prompt, `TESTIGO_PASSPHRASE` or `relay serve --passphrase-fd`.",
     )
     max_chunk_bytes: int = _setting(
         4 * 1024 * 1024 + 16 + 166,

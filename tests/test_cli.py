@@ -10,6 +10,7 @@ import pytest
 
 from capture.synthetic import write_synthetic_clip
 from tests.cli_run import TESTIGO, assert_clean_error, public_key, run_testigo
+from vault.keys import RecipientKey
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,10 @@ def test_contacts_add_list_remove(tmp_path: Path) -> None:
     )
     assert run_testigo("contacts", "add", "Ana", key, cwd=tmp_path).code == 0
     listed = run_testigo("contacts", "list", "--json", cwd=tmp_path)
-    assert json.loads(listed.out) == [{"name": "Ana", "role": "contact", "recipient": key}]
+    fingerprint = RecipientKey.parse(key).fingerprint
+    assert json.loads(listed.out) == [
+        {"name": "Ana", "role": "contact", "recipient": key, "fingerprint": fingerprint}
+    ]
     assert_clean_error(
         run_testigo("contacts", "add", "Ana", key, cwd=tmp_path), 1, "already exists"
     )
@@ -120,11 +124,11 @@ def test_contacts_add_catches_a_typo(tmp_path: Path) -> None:
         run_testigo("keygen", "--role", "contact", "-o", "c.key", "--no-passphrase", cwd=tmp_path)
     )
     typo = key[:-5] + ("a" if key[-5] != "a" else "b") + key[-4:]
-    assert_clean_error(run_testigo("contacts", "add", "Ana", typo, cwd=tmp_path), 1, "checksum")
+    assert_clean_error(run_testigo("contacts", "add", "Ana", typo, cwd=tmp_path), 2, "checksum")
     device = public_key(
         run_testigo("keygen", "--role", "device", "-o", "d.key", "--no-passphrase", cwd=tmp_path)
     )
-    assert_clean_error(run_testigo("contacts", "add", "X", device, cwd=tmp_path), 1, "device key")
+    assert_clean_error(run_testigo("contacts", "add", "X", device, cwd=tmp_path), 2, "device key")
 
 
 def test_verify_without_key_reports_complete(sealed: Path) -> None:

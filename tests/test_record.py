@@ -151,6 +151,21 @@ def test_sigint_finishes_with_a_final_chunk(phone: Path) -> None:
     assert json.loads(result.out)["final_index"] is not None
 
 
+def test_record_json_names_the_recording_and_what_it_holds(phone: Path) -> None:
+    result = run_testigo(
+        "record", "--source", "synthetic", "--resolution", "320x240", "--fps", "15",
+        "--duration", "1.5", "--location", "none", "-o", "spool", "--json", cwd=phone,
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert (phone / "spool" / summary["recording_id"]).is_dir()
+    assert summary["recording"] == str(Path("spool") / summary["recording_id"])
+    assert summary["status"] == "complete"
+    assert summary["streamed"] is False
+    assert summary["chunks"] >= 3  # init, media, end
+    assert summary["final_index"] == summary["chunks"] - 1
+
+
 def test_no_camera_says_so(phone: Path) -> None:
     result = run_testigo(
         "record", "--source", "camera:/dev/video-none", "--duration", "1", "-o", "s", cwd=phone
@@ -164,7 +179,7 @@ def test_bad_location_is_a_clear_error(phone: Path) -> None:
         "record", "--source", "synthetic", "--location", "north", "--duration", "1", "-o", "s",
         cwd=phone,
     )  # fmt: skip
-    assert_clean_error(result, 1, "LAT,LON")
+    assert_clean_error(result, 2, "LAT,LON")
 
 
 def test_missing_middle_chunk_leaves_a_gap_in_time_not_a_broken_file(tmp_path: Path) -> None:

@@ -104,6 +104,7 @@ async def test_upload_receipts_and_download(
                 "recording_id": recording.recording_id.hex(),
                 "chunks": len(recording.chunks),
                 "created_ms": Header.parse(recording.header).created_ms,
+                "last_time_ms": Chunk.parse(recording.chunks[-1]).device_time_ms,
             }
         ]
     }

@@ -203,7 +203,9 @@ def verify_file(
     except FileNotFoundError:
         raise TestigoError(f"{path} does not exist", hint="check the path") from None
     except OSError as error:
-        raise TestigoError(f"cannot read {path}: {error.strerror}") from None
+        raise TestigoError(
+            f"cannot read {path}: {error.strerror}", hint="check the path and its permissions"
+        ) from None
     with stream:
         return verify_stream(stream, identities, sink=sink, progress=progress, workers=workers)
 

@@ -30,9 +30,14 @@ class Contact:
 
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > MAX_NAME_LENGTH:
-            raise TestigoError(f"a contact name must be 1..{MAX_NAME_LENGTH} characters")
+            raise TestigoError(
+                f"a contact name must be 1..{MAX_NAME_LENGTH} characters",
+                hint='use a short name you will recognise, e.g. "Ana"',
+            )
         if any(not c.isprintable() for c in self.name):
-            raise TestigoError("a contact name must be printable")
+            raise TestigoError(
+                "a contact name must be printable", hint="leave out tabs and control characters"
+            )
 
 
 class ContactBook:
@@ -88,9 +93,15 @@ class ContactBook:
                     hint=f"remove it first: testigo contacts remove {name!r}",
                 )
             if existing.recipient == recipient:
-                raise TestigoError(f"this key is already in the book as {existing.name!r}")
+                raise TestigoError(
+                    f"this key is already in the book as {existing.name!r}",
+                    hint="see: testigo contacts list",
+                )
         if len(self._contacts) >= MAX_CONTACTS:
-            raise TestigoError(f"the contact book holds at most {MAX_CONTACTS} contacts")
+            raise TestigoError(
+                f"the contact book holds at most {MAX_CONTACTS} contacts",
+                hint="remove one first: testigo contacts remove NAME",
+            )
         contact = Contact(name, role, recipient, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         self._contacts.append(contact)
         self._save()

@@ -326,7 +326,10 @@ def load_identity(path: Path, passphrase: PassphraseSource) -> StoredIdentity:
             f"identity file {path} does not exist", hint="make one with: testigo keygen"
         ) from None
     except OSError as error:
-        raise TestigoError(f"cannot read identity file {path}: {error.strerror}") from None
+        raise TestigoError(
+            f"cannot read identity file {path}: {error.strerror}",
+            hint="check the path and its permissions",
+        ) from None
     return decode_identity(data, passphrase)
 
 

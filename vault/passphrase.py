@@ -14,19 +14,22 @@ PASSPHRASE_VARIABLE = "TESTIGO_PASSPHRASE"  # noqa: S105 (a variable name)
 MAX_PASSPHRASE_BYTES = 4096
 
 
-def read_secret_fd(fd: int) -> str:
-    """One line from file descriptor fd (a passphrase or token), without its newline."""
-    return _read_fd(fd)
+def read_secret_fd(fd: int, *, what: str = "passphrase", option: str = "--passphrase-fd") -> str:
+    """One line from file descriptor fd (a passphrase or token), without its newline.
+
+    what and option name the secret and its option in the error, if fd cannot be read.
+    """
+    return _read_fd(fd, what, option)
 
 
-def _read_fd(fd: int) -> str:
+def _read_fd(fd: int, what: str = "passphrase", option: str = "--passphrase-fd") -> str:
     try:
         with os.fdopen(fd, "rb", closefd=False) as stream:
             line = stream.readline(MAX_PASSPHRASE_BYTES)
     except OSError as error:
         raise TestigoError(
-            f"cannot read a passphrase from file descriptor {fd}: {error.strerror}",
-            hint="open the descriptor in the calling shell, e.g. --passphrase-fd 3 3<file",
+            f"cannot read a {what} from file descriptor {fd}: {error.strerror}",
+            hint=f"open the descriptor in the calling shell, e.g. {option} 3 3<file",
         ) from None
     return line.decode("utf-8").rstrip("\r\n")
 

@@ -1,15 +1,15 @@
-"""The human-readable verification report printed by `testigo verify` and `decrypt`."""
+"""The human-readable verification report printed by `testigo verify` and `decrypt`.
+
+Each line states one fact, and the last two lines say what follows from them: `Result`
+(the status and why) and `Meaning` (what a reader such as a lawyer may conclude). No line
+contradicts another: "missing" means a gap between chunks that arrived, and a recording
+that stops without its final chunk is "interrupted after chunk N" (FORMAT.md), never
+"missing none" followed by "some are missing".
+"""
 
 from datetime import UTC, datetime
 
 from vault.verify import Status, VerifyReport
-
-VERDICTS = {
-    Status.COMPLETE: "COMPLETE: every chunk present, authentic, in order, final chunk present",
-    Status.INCOMPLETE: "INCOMPLETE BUT AUTHENTIC: every chunk present is genuine; some are missing",
-    Status.TAMPERED: "TAMPERED: some data failed authentication or is out of place",
-    Status.MALFORMED: "MALFORMED: the file is damaged after the last readable chunk",
-}
 
 
 def _seconds(value: float | None) -> str:
@@ -18,6 +18,87 @@ def _seconds(value: float | None) -> str:
 
 def _range(first: int, last: int) -> str:
     return str(first) if first == last else f"{first}-{last}"
+
+
+def _present(report: VerifyReport) -> str:
+    if not report.present:
+        return "none"
+    runs = ", ".join(
+        f"{_range(r.first, r.last)} (stamped {_seconds(report.seconds(r.first_time_ms))}"
+        f" to {_seconds(report.seconds(r.last_time_ms))})"
+        for r in report.present
+    )
+    return f"{runs}; a stamp is the device clock at sealing, the last chunk's media may run past it"
+
+
+def _missing(report: VerifyReport) -> str:
+    gaps = ", ".join(
+        f"{_range(g.first, g.last)} (between {_seconds(report.seconds(g.after_time_ms))}"
+        f" and {_seconds(report.seconds(g.before_time_ms))})"
+        for g in report.gaps
+    )
+    if report.final_index is None and report.last_index is not None:
+        end = f"whatever followed chunk {report.last_index} (the end never arrived)"
+        return f"{gaps} and {end}" if gaps else end
+    return gaps or "none"
+
+
+def _final(report: VerifyReport) -> str:
+    if report.final_index is not None:
+        return f"present (chunk {report.final_index}): the device ended the recording"
+    if report.last_index is not None:
+        return (
+            f"absent: interrupted after chunk {report.last_index}"
+            f" (t = {_seconds(report.seconds(report.last_time_ms))})"
+        )
+    return "absent: no valid chunk at all"
+
+
+def _result(report: VerifyReport) -> str:
+    status = report.status
+    if status is Status.COMPLETE:
+        return "COMPLETE: every chunk present, authentic, in order, final chunk present"
+    if status is Status.TAMPERED:
+        return "TAMPERED: some data failed authentication or is out of place"
+    if status is Status.MALFORMED:
+        return "MALFORMED: the file is damaged after the last readable chunk"
+    reasons = []
+    if report.gaps:
+        reasons.append(f"{len(report.missing_indices)} chunk(s) in between are missing")
+    if report.final_index is None:
+        reasons.append("it was interrupted before its final chunk")
+    return "INCOMPLETE BUT AUTHENTIC: every chunk present is genuine; " + " and ".join(reasons)
+
+
+def _meaning(report: VerifyReport) -> str:
+    status = report.status
+    device = f"the device with fingerprint {report.device_fingerprint}"
+    if status is Status.COMPLETE:
+        return (
+            f"this is the whole recording exactly as {device} sealed it; nothing was added, "
+            "removed, reordered or changed since."
+        )
+    if status is Status.INCOMPLETE:
+        lost = []
+        if report.gaps:
+            lost.append("the stretches listed as missing")
+        if report.final_index is None:
+            lost.append("whatever was recorded after the last chunk present")
+        return (
+            f"every part present is exactly as {device} sealed it and can be relied on; "
+            f"this file lacks {' and '.join(lost)}. The file alone cannot tell whether that "
+            "was lost (a seized phone, a cut connection) or left out; the relay's receipts "
+            "(verify --relay-key) show what the relay received."
+        )
+    if status is Status.TAMPERED:
+        return (
+            "parts of this file are not as the device sealed them (listed above): do not rely "
+            "on the file as a whole; the chunks that passed every check are still genuine."
+        )
+    return (
+        "the chunks before the damage are checked as reported above; nothing after the "
+        "damage could be read or checked."
+    )
 
 
 def format_report(report: VerifyReport) -> str:
@@ -29,31 +110,10 @@ def format_report(report: VerifyReport) -> str:
         f"Started     {started:%Y-%m-%d %H:%M:%S} UTC (device clock)",
         f"Recipients  {report.recipients} (sealed; the header does not say who)",
         f"Chunks      {report.chunks_valid} valid, {report.bytes_valid:,} bytes",
+        f"Present     {_present(report)}",
+        f"Missing     {_missing(report)}",
+        f"Final       {_final(report)}",
     ]
-    present = ", ".join(
-        f"{_range(r.first, r.last)} ({_seconds(report.seconds(r.first_time_ms))}"
-        f" to {_seconds(report.seconds(r.last_time_ms))})"
-        for r in report.present
-    )
-    lines.append(f"Present     {present or 'none'}")
-    if report.gaps:
-        missing = ", ".join(
-            f"{_range(g.first, g.last)} (between {_seconds(report.seconds(g.after_time_ms))}"
-            f" and {_seconds(report.seconds(g.before_time_ms))})"
-            for g in report.gaps
-        )
-        lines.append(f"Missing     {missing}")
-    else:
-        lines.append("Missing     none")
-    if report.final_index is not None:
-        lines.append(f"Final       present (chunk {report.final_index})")
-    elif report.last_index is not None:
-        lines.append(
-            f"Final       absent: interrupted after chunk {report.last_index}"
-            f" (t = {_seconds(report.seconds(report.last_time_ms))})"
-        )
-    else:
-        lines.append("Final       absent: no valid chunk at all")
     invalid = [x for x in report.problems if x.what != "hash chain broken"]
     lines.append(
         "Signatures  header valid; "
@@ -75,5 +135,6 @@ def format_report(report: VerifyReport) -> str:
     )
     if report.locations:
         lines.append(f"Locations   {report.locations} sealed location update(s)")
-    lines.append(f"Result      {VERDICTS[report.status]}")
+    lines.append(f"Result      {_result(report)}")
+    lines.append(f"Meaning     {_meaning(report)}")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
 from vault.wire import routes
 from vault.wire.documents import RecordingList
+from vault.wire.errors import ErrorBody
 
 TOKEN_VARIABLE = "TESTIGO_TOKEN"  # noqa: S105 (a variable name)
 
@@ -24,6 +25,15 @@ class RemoteRecording:
     recording_id: str
     chunks: int
     created_ms: int | None
+    last_time_ms: int | None = None
+    """Device clock of the latest chunk the relay holds (None from older relays)."""
+
+    @property
+    def duration_s(self) -> float | None:
+        """From the start to the latest chunk held, by the device's clock."""
+        if self.created_ms is None or self.last_time_ms is None:
+            return None
+        return max(0, self.last_time_ms - self.created_ms) / 1000
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,10 @@ class RelayReader:
                     f"{self._url} does not answer as a Testigo relay ({error})",
                     hint="check --relay (the relay's URL)",
                 ) from None
-        return [RemoteRecording(r.recording_id, r.chunks, r.created_ms) for r in listing.recordings]
+        return [
+            RemoteRecording(r.recording_id, r.chunks, r.created_ms, r.last_time_ms)
+            for r in listing.recordings
+        ]
 
     async def download(self, device: DeviceKey, recording_id: str, output: Path) -> Download:
         where = {"device": str(device), "recording_id": recording_id}
@@ -74,6 +87,12 @@ class RelayReader:
 async def _check(response: aiohttp.ClientResponse) -> None:
     if response.status == 200:
         return
+    refusal = await _relay_refusal(response)
+    if refusal is None:
+        raise TestigoError(
+            f"{response.url.origin()} is not a Testigo relay (it answered HTTP {response.status})",
+            hint="check the --relay URL; the relay's operator gives it to you",
+        )
     if response.status == 401:
         raise TestigoError(
             "the relay refused the token",
@@ -81,7 +100,17 @@ async def _check(response: aiohttp.ClientResponse) -> None:
         )
     if response.status == 404:
         raise TestigoError("the relay has no such device or recording", hint="check --device")
-    raise TestigoError(f"the relay answered HTTP {response.status}", hint="try again later")
+    if response.status in (429, 503):
+        raise TestigoError(f"the relay is busy: {refusal}", hint="try again later")
+    raise TestigoError(f"the relay refused: {refusal}", hint="tell the relay's operator")
+
+
+async def _relay_refusal(response: aiohttp.ClientResponse) -> str | None:
+    """The message of a relay's error body (PROTOCOL.md section 5); None if it is not one."""
+    try:
+        return ErrorBody.parse(await response.read()).message
+    except (MalformedError, aiohttp.ClientError):
+        return None
 
 
 async def fetch_recording(
@@ -98,7 +127,10 @@ async def fetch_recording(
             listed = await reader.recordings(device)
             if recording_id is None:
                 if not listed:
-                    raise TestigoError("the relay holds no recording of this device")
+                    raise TestigoError(
+                        "the relay holds no recording of this device",
+                        hint="check --device: the tg-device-… key of the phone that recorded",
+                    )
                 chosen = max(listed, key=lambda r: r.created_ms or 0)
             else:
                 matches = [r for r in listed if r.recording_id == recording_id.lower()]

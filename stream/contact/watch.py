@@ -200,7 +200,7 @@ class _Following:
         self._init_written = False
         if output is not None:
             output.parent.mkdir(parents=True, exist_ok=True)
-            self._file = output.open("wb")
+            self._file = output.open("xb")  # never over an existing file
 
     @property
     def recording_id(self) -> str:

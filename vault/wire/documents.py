@@ -32,6 +32,10 @@ def _field(fields: JSONObject, name: str, kind: type[T], what: str) -> T:
     return value
 
 
+def _optional(fields: JSONObject, name: str, what: str) -> int | None:
+    return None if fields.get(name) is None else _field(fields, name, int, what)
+
+
 @dataclass(frozen=True)
 class HeaderAccepted:
     """The answer to POST /v1/headers: where the recording's chunks go, and which of
@@ -72,11 +76,13 @@ class HeaderAccepted:
 @dataclass(frozen=True)
 class RecordingEntry:
     """One recording in GET /v1/devices/{device}/recordings. created_ms is the device's
-    claim in the header (None when the relay has lost the header)."""
+    claim in the header (None when the relay has lost the header), last_time_ms the
+    device clock of the highest-index chunk held (None when it holds none)."""
 
     recording_id: str
     chunks: int
     created_ms: int | None
+    last_time_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +91,12 @@ class RecordingList:
 
     def __bytes__(self) -> bytes:
         entries = [
-            {"recording_id": r.recording_id, "chunks": r.chunks, "created_ms": r.created_ms}
+            {
+                "recording_id": r.recording_id,
+                "chunks": r.chunks,
+                "created_ms": r.created_ms,
+                "last_time_ms": r.last_time_ms,
+            }
             for r in self.recordings
         ]
         return json.dumps({"recordings": entries}).encode()
@@ -97,14 +108,12 @@ class RecordingList:
         for item in _field(_object(data, what), "recordings", list, what):
             if not isinstance(item, dict):
                 raise MalformedError("the relay's recording list holds a non-object")
-            created = item.get("created_ms")
-            if created is not None:
-                created = _field(item, "created_ms", int, what)
             entries.append(
                 RecordingEntry(
                     _field(item, "recording_id", str, what),
                     _field(item, "chunks", int, what),
-                    created,
+                    _optional(item, "created_ms", what),
+                    _optional(item, "last_time_ms", what),
                 )
             )
         return cls(tuple(entries))

@@ -1,0 +1,162 @@
+"""Click value types for the `testigo` command: a bad value is a usage error (exit 2).
+
+Each type turns the text into the value the command needs, or fails with one message and
+a hint, so command bodies never parse.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from capture.settings import RECORDER_SETTING
+from stream.terminal.errors import BadValue
+from vault.errors import TestigoError
+from vault.keys import PublicKey
+
+K = TypeVar("K", bound=PublicKey)
+
+
+class PublicKeyType(click.ParamType[K, object], Generic[K]):
+    """A key string (tg-recipient-…, tg-device-…, tg-relay-…) of one kind."""
+
+    def __init__(self, kind: type[K]) -> None:
+        self.kind = kind
+        self.name = f"{kind.KIND} key"
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        return self.kind.PREFIX + "…"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> K:
+        if isinstance(value, self.kind):
+            return value
+        try:
+            return self.kind.parse(str(value))
+        except TestigoError as error:
+            raise BadValue(str(error), error.hint, ctx, param) from None
+
+
+class Resolution(click.ParamType[tuple[int, int], object]):
+    """WIDTHxHEIGHT, within the recorder's bounds (capture/settings.py)."""
+
+    name = "resolution"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            width, height = value
+            return int(width), int(height)
+        text = str(value)
+        width_text, _, height_text = text.lower().partition("x")
+        if not (width_text.isdigit() and height_text.isdigit()):
+            raise BadValue(f"{text!r} is not WIDTHxHEIGHT", "for example 1280x720", ctx, param)
+        width, height = int(width_text), int(height_text)
+        for name, number in (("width", width), ("height", height)):
+            try:
+                RECORDER_SETTING[name].check(number)
+            except ValueError as error:
+                raise BadValue(str(error), "for example 1280x720 or 640x480", ctx, param) from None
+        return width, height
+
+
+class HttpUrl(click.ParamType[str, object]):
+    """An http:// or https:// URL with a host; returned without a trailing slash."""
+
+    name = "url"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value).strip()
+        parts = urlsplit(text)
+        if "://" not in text:
+            raise BadValue(
+                f"{text!r} has no scheme",
+                f"write the URL in full, for example https://{text.lstrip('/')}",
+                ctx,
+                param,
+            )
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BadValue(
+                f"{text!r} is not an http:// or https:// URL with a host",
+                "for example https://relay.example or http://127.0.0.1:8080",
+                ctx,
+                param,
+            )
+        return text.rstrip("/")
+
+
+Check = Callable[[str, str], None]
+"""Raises TestigoError (with a hint) if NAME cannot have VALUE."""
+
+
+class Assignment(click.ParamType[tuple[str, str], object]):
+    """NAME=VALUE, checked by the command's own table of names."""
+
+    name = "NAME=VALUE"
+
+    def __init__(self, check: Check, example: str) -> None:
+        self.check = check
+        self.example = example
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            name, text = value
+            return str(name), str(text)
+        name, sep, text = str(value).partition("=")
+        if not sep:
+            raise BadValue(
+                f"{value!r} is not NAME=VALUE", f"for example {self.example}", ctx, param
+            )
+        try:
+            self.check(name.strip(), text)
+        except TestigoError as error:
+            raise BadValue(str(error), error.hint, ctx, param) from None
+        return name.strip(), text
+
+
+class LocationSpec(click.ParamType[str, object]):
+    """--location: none, LAT,LON, gpsd, gpsd:HOST:PORT or nmea:PATH (checked up front)."""
+
+    name = "location"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        from capture.location import check_location_spec
+
+        text = str(value)
+        try:
+            check_location_spec(text)
+        except ValueError as error:
+            hint = "LAT,LON (e.g. 40.4168,-3.7038), gpsd, gpsd:HOST:PORT, nmea:PATH or none"
+            raise BadValue(str(error), hint, ctx, param) from None
+        return text
+
+
+class SourceSpec(click.ParamType[str, object]):
+    """--source: camera, camera:N or camera:PATH, synthetic, or an existing media file."""
+
+    name = "source"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value)
+        if text in ("camera", "synthetic") or text.startswith("camera:"):
+            return text
+        path = Path(text)
+        if not path.is_file():
+            what = "a directory" if path.is_dir() else "not camera, synthetic or an existing file"
+            raise BadValue(
+                f"source {text!r} is {what}",
+                "use --source camera, --source synthetic or --source PATH-OF-A-MEDIA-FILE",
+                ctx,
+                param,
+            )
+        return text
