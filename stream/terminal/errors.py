@@ -25,9 +25,12 @@ EXIT_INTERRUPTED = 130
 
 
 class CommandError(TestigoError):
-    """A command refuses to go on; the message says why and the hint what to do."""
+    """Raised when a command refuses to go on; the message says why, and the raise site
+    gives the hint of what to do."""
 
-    def __init__(self, message: str, *, hint: str = "", exit_code: int = EXIT_ERROR) -> None:
+    hint = "see: testigo COMMAND --help"
+
+    def __init__(self, message: str, *, hint: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message, hint=hint)
         self.exit_code = exit_code
 
@@ -46,7 +49,8 @@ class BadValue(click.BadParameter):
         self.hint = hint
 
 
-def fail(message: str, hint: str = "", code: int = EXIT_ERROR) -> NoReturn:
+def fail(message: str, hint: str, code: int = EXIT_ERROR) -> NoReturn:
+    """Refuse to go on: one line saying why, and a hint saying what to do instead."""
     raise CommandError(message, hint=hint, exit_code=code)
 
 
