@@ -53,7 +53,7 @@ from vault.verify import Status
 if TYPE_CHECKING:
     from relay_server.settings import Settings
     from stream.contact.watch import WatchEvent
-    from stream.phone.live_session import RelayTarget, UploadSummary
+    from stream.phone.session import RecordingSummary, RelayTarget
 
 EXIT_NOT_SAFE = 3
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
@@ -301,7 +301,7 @@ def _relay_target(
     url: str | None, key: RelayKey | None, home: Path | None, *, required: bool
 ) -> "RelayTarget | None":
     """--relay and --relay-key, else what `testigo setup` saved, else None."""
-    from stream.phone.live_session import RelayTarget
+    from stream.phone.session import RelayTarget
 
     if url is None and key is None:
         config = DeviceConfig.load(data_home(home) / CONFIG_FILE)
@@ -395,7 +395,11 @@ def record(
     as_json: bool,
 ) -> None:
     """Record audio and video into sealed chunks in a spool; with a relay, stream them."""
-    from capture.recording_session import RecordOptions, record_to_spool
+    import asyncio
+
+    from stream.phone.session import RecordOptions
+    from stream.phone.session import record as record_session
+    from stream.terminal.status_line import StatusLine
 
     if offline and (relay_url or relay_key):
         fail("--offline and --relay contradict each other", "give one of them", EXIT_USAGE)
@@ -416,24 +420,25 @@ def record(
         location=location,
         microphone=microphone,
     )
-    echo = _stderr_echo
-    if relay_target is None:
-        directory = record_to_spool(options, device, recipients, echo)
-        if as_json:
-            echo_json(
-                {"recording_id": directory.name, "recording": str(directory), **_chunks(directory)}
-            )
-        else:
-            click.echo(f"recording: {directory}")
-        return
-    import asyncio
-
-    from stream.phone.live_session import record_and_stream
-
-    summary = asyncio.run(
-        record_and_stream(options, device, recipients, relay_target, echo, webrtc=not https_only)
+    session = record_session(
+        options,
+        device,
+        recipients,
+        _stderr_echo,
+        StatusLine(_stderr_echo),
+        relay=relay_target,
+        webrtc=not https_only,
     )
-    _report_upload(summary, as_json)
+    summary = asyncio.run(session)
+    if summary.streamed:
+        _report_upload(summary, as_json)
+    elif as_json:
+        directory = summary.recording
+        echo_json(
+            {"recording_id": directory.name, "recording": str(directory), **_chunks(directory)}
+        )
+    else:
+        click.echo(f"recording: {summary.recording}")
 
 
 def _chunks(directory: Path) -> dict[str, object]:
@@ -453,7 +458,7 @@ def _stderr_echo(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _report_upload(summary: "UploadSummary", as_json: bool = False) -> None:
+def _report_upload(summary: "RecordingSummary", as_json: bool = False) -> None:
     if as_json:
         echo_json(
             {
@@ -496,7 +501,7 @@ def upload(
     """Send every chunk in SPOOL that has no relay receipt yet."""
     import asyncio
 
-    from stream.phone.live_session import upload_spool
+    from stream.phone.session import upload_spool
 
     target = _relay_target(relay_url, relay_key, home, required=True)
     assert target is not None

@@ -1,9 +1,11 @@
-"""`testigo record --relay`: record and stream at once; `testigo upload`: send what is left.
+"""`testigo record` (with or without a relay) and `testigo upload`: one recording session.
 
-The recorder runs on a worker thread (encoding blocks); the uploader runs on the event
-loop and is told about every chunk the moment it is durably spooled. Ctrl-C stops the
-recording (with its final chunk); the upload goes on until every chunk has a receipt. A
-second Ctrl-C gives up and says how much is not yet safe.
+The recorder runs on a worker thread (encoding blocks) and seals every chunk into the
+spool. With a relay, the uploader runs on the event loop beside it and is told about
+every chunk the moment it is durably spooled; without one, the chunks wait in the spool
+for `testigo upload`. Ctrl-C stops the recording (with its final chunk); the upload goes
+on until every chunk has a receipt. A second Ctrl-C gives up and says how much is not yet
+safe.
 """
 
 import asyncio
@@ -12,19 +14,36 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from capture.recorder import RecorderStatus
-from capture.recording_session import (
-    Echo,
-    RecordOptions,
-    StatusLine,
-    prepare_recorder,
+from capture.encoder import CaptureConfig
+from capture.location import location_provider
+from capture.recorder import (
+    ChunkListener,
+    Recorder,
+    RecorderStatus,
+    RecordingListener,
+    StatusListener,
 )
+from capture.source_spec import open_source
 from stream.phone.uploader import SafeChunk, Uploader
+from vault.errors import TestigoError
 from vault.format import Chunk
 from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey, RelayKey
 from vault.spool import SpoolRecording, recordings_in
+
+Echo = Callable[[str], None]
+
+
+class Display(Protocol):
+    """Where the session shows progress (the CLI's status line)."""
+
+    def recording(self, status: RecorderStatus) -> None: ...
+
+    def safe(self, seconds: float) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -34,12 +53,74 @@ class RelayTarget:
 
 
 @dataclass(frozen=True)
-class UploadSummary:
+class RecordingSummary:
+    """How a recording (or its upload) ended."""
+
     recording: Path
     chunks: int
     safe: int
     unsafe: list[int]
     first_receipt_s: float | None = None  # from pressing record to the first receipt
+    streamed: bool = True
+    stopped: str | None = None  # why the relay will not take this recording, if it said
+
+
+@dataclass(frozen=True)
+class RecordOptions:
+    """What `testigo record` was asked for (validated by `prepare_recorder`)."""
+
+    source: str
+    spool: Path
+    duration_s: float | None
+    width: int
+    height: int
+    fps: int
+    bitrate: int
+    fragment_seconds: float
+    keyframe_interval: int | None
+    location: str | None
+    microphone: str | None = None
+
+
+def prepare_recorder(
+    options: RecordOptions,
+    device: DeviceIdentity,
+    recipients: Sequence[RecipientKey],
+    echo: Echo,
+    *,
+    on_status: StatusListener | None = None,
+    on_chunk: ChunkListener | None = None,
+    on_recording: RecordingListener | None = None,
+) -> Recorder:
+    try:
+        config = CaptureConfig(
+            width=options.width,
+            height=options.height,
+            fps=options.fps,
+            bitrate=options.bitrate,
+            fragment_seconds=options.fragment_seconds,
+            keyframe_interval=options.keyframe_interval,
+        )
+        location, where = location_provider(options.location)
+    except ValueError as error:
+        raise TestigoError(str(error), hint="see: testigo record --help") from None
+    echo(f"testigo: note: {where}")
+    frames = open_source(
+        options.source, options.width, options.height, options.fps, options.microphone
+    )
+    if frames.audio_format is None:
+        echo("testigo: note: no microphone/audio in this source: recording video only")
+    return Recorder(
+        frames,
+        config,
+        device,
+        recipients,
+        options.spool,
+        location=location,
+        on_status=on_status,
+        on_chunk=on_chunk,
+        on_recording=on_recording,
+    )
 
 
 class SafeSeconds:
@@ -97,31 +178,34 @@ async def _upload_until_done(uploader: Uploader, give_up: asyncio.Event) -> None
         task.result()  # re-raises what stopped the upload
 
 
-async def record_and_stream(
+async def record(
     options: RecordOptions,
     device: DeviceIdentity,
     recipients: Sequence[RecipientKey],
-    relay: RelayTarget,
     echo: Echo,
+    display: Display,
     *,
+    relay: RelayTarget | None = None,
     webrtc: bool = True,
-) -> UploadSummary:
+) -> RecordingSummary:
+    """Record into the spool until the duration is over or Ctrl-C; with relay, stream
+    every chunk as it is spooled and keep uploading after the recording until every
+    chunk has a receipt (or a second Ctrl-C)."""
     started = time.monotonic()
     first_receipt: list[float] = []
     loop = asyncio.get_running_loop()
-    status = StatusLine(echo)
     created: asyncio.Future[SpoolRecording] = loop.create_future()
     box: list[Uploader] = []
     times: dict[int, int] = {}
 
-    def recording_started(recording: SpoolRecording) -> None:
+    def recording_started(recording: SpoolRecording) -> None:  # on the recorder's thread
         loop.call_soon_threadsafe(created.set_result, recording)
 
     def chunk_spooled(chunk: Chunk) -> None:  # on the recorder's thread
         loop.call_soon_threadsafe(_chunk_ready, chunk.index, chunk.device_time_ms)
 
     def status_changed(recorder_status: RecorderStatus) -> None:  # on the recorder's thread
-        loop.call_soon_threadsafe(status.recording, recorder_status)
+        loop.call_soon_threadsafe(display.recording, recorder_status)
 
     def _chunk_ready(index: int, device_time_ms: int) -> None:
         times[index] = device_time_ms
@@ -138,31 +222,36 @@ async def record_and_stream(
         on_recording=recording_started,
     )
     give_up = asyncio.Event()
-    remove_signals = _install_signals(recorder.stop, give_up.set)
+    remove_signals = _install_signals(recorder.stop, give_up.set if relay else recorder.stop)
     try:
         recording_task = asyncio.ensure_future(asyncio.to_thread(recorder.run, options.duration_s))
         done, _ = await asyncio.wait({recording_task, created}, return_when=asyncio.FIRST_COMPLETED)
         if recording_task in done and not created.done():
             recording_task.result()  # raises what stopped the recorder before it began
         recording = await created
+        if relay is None:
+            await recording_task
+            display.close()
+            indices = recording.indices()
+            return RecordingSummary(recording.directory, len(indices), 0, indices, streamed=False)
         safe = SafeSeconds(recording.header().created_ms, recording.receipted())
 
         def on_safe(chunk: SafeChunk) -> None:
             if not first_receipt:
                 first_receipt.append(time.monotonic() - started)
-            status.safe(safe.add(chunk, times))
+            display.safe(safe.add(chunk, times))
 
         uploader = Uploader(
             recording, relay.url, relay.key, webrtc=webrtc, on_safe=on_safe, on_note=echo
         )
-        uploader.expect_more()
+        uploader.expect_more()  # it read the spool; later chunks come through box
         box.append(uploader)
         upload_task = asyncio.ensure_future(_upload_until_done(uploader, give_up))
         try:
             await recording_task
         finally:
             uploader.recording_done()
-        status.close()
+        display.close()
         if not upload_task.done():
             echo("recording stopped; sending what is left to the relay (Ctrl-C to give up)")
         await upload_task
@@ -171,19 +260,20 @@ async def record_and_stream(
     return _summary(uploader, first_receipt[0] if first_receipt else None)
 
 
-def _summary(uploader: Uploader, first_receipt_s: float | None = None) -> UploadSummary:
-    return UploadSummary(
+def _summary(uploader: Uploader, first_receipt_s: float | None = None) -> RecordingSummary:
+    return RecordingSummary(
         recording=uploader.recording.directory,
         chunks=len(uploader.recording.indices()),
         safe=uploader.safe_count,
         unsafe=uploader.unsafe_indices,
         first_receipt_s=first_receipt_s,
+        stopped=uploader.status.stopped,
     )
 
 
 async def upload_spool(
     spool: Path, relay: RelayTarget, echo: Echo, *, webrtc: bool = True
-) -> list[UploadSummary]:
+) -> list[RecordingSummary]:
     """Send every chunk of every recording in spool that has no receipt yet."""
     give_up = asyncio.Event()
     remove_signals = _install_signals(give_up.set, give_up.set)
