@@ -13,15 +13,19 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import boto3
 import pytest
 import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
+from relay_server import operator
+from relay_server.app import create_app
 from relay_server.settings import Settings
 from relay_server.storage import BlobStorage
 from relay_server.storage.fs import FilesystemStorage
@@ -36,6 +40,7 @@ from vault import (
     RecordingSealer,
     RelayIdentity,
 )
+from vault.keys import DeviceKey
 
 MEDIA_TYPE = 'video/mp4; codecs="avc1.42E01E"'
 MOTO_START_TIMEOUT_S = 30
@@ -145,6 +150,35 @@ def recipient() -> RecipientIdentity:
 @pytest.fixture
 def relay_settings(tmp_path: Path) -> Settings:
     return Settings(storage=str(tmp_path / "relay-data"), max_webrtc_sessions=4)
+
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+class StartRelay(Protocol):
+    async def __call__(
+        self, settings: Settings | None = None, *, also: Sequence[DeviceKey] = ()
+    ) -> Client: ...
+
+
+@pytest.fixture
+def start_relay(
+    aiohttp_client: MakeClient,
+    relay_settings: Settings,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
+) -> StartRelay:
+    """Start the real relay app (default: relay_settings) with device_identity (and the
+    devices in `also`) enrolled; a test client for it."""
+
+    async def start(settings: Settings | None = None, *, also: Sequence[DeviceKey] = ()) -> Client:
+        chosen = settings or relay_settings
+        for key in (device_identity.public, *also):
+            assert await operator.enroll(chosen, key)
+        return await aiohttp_client(create_app(chosen, relay=relay_identity))
+
+    return start
 
 
 @dataclass(frozen=True)

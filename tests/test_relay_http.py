@@ -5,18 +5,23 @@ with vault.RecordingSealer and every receipt is verified with the relay key.
 """
 
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
 
 from relay_server import operator
 from relay_server.app import create_app
 from relay_server.settings import Settings
-from tests.relay_fixtures import SealedRecording, forged_chunk, seal_recording
+from tests.relay_fixtures import (
+    Client,
+    MakeClient,
+    SealedRecording,
+    StartRelay,
+    forged_chunk,
+    seal_recording,
+)
 from vault import (
     Chunk,
     DeviceIdentity,
@@ -35,20 +40,11 @@ from vault.wire.receipts_file import parse_receipts_file
 
 pytestmark = pytest.mark.asyncio
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
-
 
 @pytest_asyncio.fixture
-async def relay(
-    aiohttp_client: MakeClient,
-    relay_settings: Settings,
-    relay_identity: RelayIdentity,
-    device_identity: DeviceIdentity,
-) -> AsyncIterator[Client]:
+async def relay(start_relay: StartRelay) -> Client:
     """A running relay with device_identity enrolled."""
-    assert await operator.enroll(relay_settings, device_identity.public)
-    yield await aiohttp_client(create_app(relay_settings, relay=relay_identity))
+    return await start_relay()
 
 
 async def post_header(client: Client, recording: SealedRecording) -> dict[str, object]:
@@ -177,15 +173,14 @@ async def test_chunk_of_another_recording_is_refused(
 
 
 async def test_oversize_chunk_is_refused(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     settings = relay_settings.replace(max_chunk_bytes=10_000)
-    await operator.enroll(settings, device_identity.public)
-    client = await aiohttp_client(create_app(settings, relay=relay_identity))
+    client = await start_relay(settings)
     recording = seal_recording(device_identity, recipient, [20_000])
     await post_header(client, recording)
     response = await client.post(chunk_url(device_identity, recording), data=recording.chunks[1])
@@ -224,7 +219,7 @@ async def test_conflicting_chunk_is_refused_and_raises_an_alarm(
 
 
 async def test_limits_per_recording_and_per_device_hour(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
@@ -233,8 +228,7 @@ async def test_limits_per_recording_and_per_device_hour(
     recording = seal_recording(device_identity, recipient, [10, 10, 10])
     budget = len(recording.chunks[0]) + len(recording.chunks[1])
     settings = relay_settings.replace(max_chunks_per_recording=3, max_device_bytes_per_hour=budget)
-    await operator.enroll(settings, device_identity.public)
-    client = await aiohttp_client(create_app(settings, relay=relay_identity))
+    client = await start_relay(settings)
     await post_header(client, recording)
     url = chunk_url(device_identity, recording)
     statuses = [(await client.post(url, data=c)) for c in recording.chunks]

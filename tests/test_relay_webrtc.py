@@ -1,26 +1,17 @@
 """WebRTC ingest with a real aiortc peer over loopback against the real relay app."""
 
-from collections.abc import Awaitable, Callable
-
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from relay_server import operator
-from relay_server.app import create_app
 from relay_server.settings import Settings
 from relay_server.state import SESSIONS
 from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
-from tests.relay_fixtures import forged_chunk, seal_recording
+from tests.relay_fixtures import Client, StartRelay, forged_chunk, seal_recording
 from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity, RelayKey
 from vault.receipts import Receipt
 from vault.wire.datachannel import ChunkFrame, ErrorMessage, ReceiptMessage
 from vault.wire.errors import ErrorCode
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 
 def signaling(client: Client) -> Signaling:
@@ -33,24 +24,14 @@ def signaling(client: Client) -> Signaling:
     return signal
 
 
-async def start_relay(
-    aiohttp_client: MakeClient,
-    settings: Settings,
-    relay: RelayIdentity,
-    device: DeviceIdentity,
-) -> Client:
-    await operator.enroll(settings, device.public)
-    return await aiohttp_client(create_app(settings, relay=relay))
-
-
 async def test_chunks_over_the_data_channel_get_verified_receipts(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
-    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    client = await start_relay()
     recording = seal_recording(device_identity, recipient, [250_000, 10, 150_000])
     channel = await DataChannelClient.connect(signaling(client))
     try:
@@ -76,14 +57,14 @@ async def test_chunks_over_the_data_channel_get_verified_receipts(
 
 
 async def test_rejects_on_the_channel_are_errors_and_the_session_goes_on(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
     settings = relay_settings.replace(max_chunk_bytes=100_000)
-    client = await start_relay(aiohttp_client, settings, relay_identity, device_identity)
+    client = await start_relay(settings)
     recording = seal_recording(device_identity, recipient, [10, 200_000])
     other = seal_recording(device_identity, recipient, [10])
     tampered = bytearray(recording.chunks[0])
@@ -125,14 +106,14 @@ async def test_rejects_on_the_channel_are_errors_and_the_session_goes_on(
     ],
 )
 async def test_malformed_messages_close_the_channel_with_an_error(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
     message: bytes,
     code: ErrorCode,
 ) -> None:
-    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    client = await start_relay()
     channel = await DataChannelClient.connect(signaling(client))
     try:
         await channel.send(message)
@@ -146,13 +127,13 @@ async def test_malformed_messages_close_the_channel_with_an_error(
 
 
 async def test_unknown_device_hello_is_refused(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
     recipient: RecipientIdentity,
 ) -> None:
-    client = await start_relay(aiohttp_client, relay_settings, relay_identity, device_identity)
+    client = await start_relay()
     stranger = seal_recording(DeviceIdentity.generate(), recipient, [10])
     channel = await DataChannelClient.connect(signaling(client))
     try:
@@ -164,13 +145,13 @@ async def test_unknown_device_hello_is_refused(
 
 
 async def test_busy_relay_refuses_new_sessions_and_shutdown_closes_them(
-    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
     relay_settings: Settings,
     relay_identity: RelayIdentity,
     device_identity: DeviceIdentity,
 ) -> None:
     settings = relay_settings.replace(max_webrtc_sessions=1)
-    client = await start_relay(aiohttp_client, settings, relay_identity, device_identity)
+    client = await start_relay(settings)
     channel = await DataChannelClient.connect(signaling(client))
     try:
         assert len(client.app[SESSIONS]) == 1
