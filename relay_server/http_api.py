@@ -26,7 +26,7 @@ from relay_server.state import (
     STORAGE,
 )
 from relay_server.storage import Storage
-from relay_server.webrtc import MAX_OFFER_BYTES, ice_config_json
+from relay_server.webrtc import MAX_OFFER_BYTES, ice_config
 from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
@@ -86,7 +86,8 @@ def recording_id_from_path(request: web.Request) -> bytes:
 
 
 async def webrtc_config(request: web.Request) -> web.Response:
-    return web.json_response(ice_config_json(request.app[SETTINGS]))
+    config = ice_config(request.app[SETTINGS])
+    return web.Response(body=bytes(config), content_type="application/json")
 
 
 async def webrtc_offer(request: web.Request) -> web.Response:

@@ -32,6 +32,7 @@ from vault.wire.datachannel import (
     parse_message,
     welcome_messages,
 )
+from vault.wire.documents import IceConfig, IceServer
 from vault.wire.errors import ErrorCode, RelayError
 
 FLUSH_TIMEOUT_S = 5.0
@@ -51,16 +52,13 @@ def ice_servers(settings: Settings) -> list[RTCIceServer]:
     ]
 
 
-def ice_config_json(settings: Settings) -> dict[str, list[dict[str, object]]]:
+def ice_config(settings: Settings) -> IceConfig:
     """The ICE servers for clients (GET /v1/webrtc/config)."""
-    servers: list[dict[str, object]] = []
-    if settings.ice_server_urls:
-        entry: dict[str, object] = {"urls": list(settings.ice_server_urls)}
-        if settings.ice_username:
-            entry["username"] = settings.ice_username
-            entry["credential"] = settings.ice_credential
-        servers.append(entry)
-    return {"ice_servers": servers}
+    urls = settings.ice_server_urls
+    if not urls:
+        return IceConfig()
+    login = settings.ice_username or None
+    return IceConfig((IceServer(urls, login, settings.ice_credential if login else None),))
 
 
 @dataclass(frozen=True)

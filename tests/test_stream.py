@@ -21,6 +21,7 @@ import pytest
 from capture import timecode
 from stream.demo.local_relay import LocalRelay, cli_command
 from tests.cli_run import public_key, run_testigo
+from vault import RelayIdentity
 from vault.keys import DeviceKey
 from vault.spool import recordings_in
 from vault.wire.receipts_file import parse_receipts_file
@@ -324,6 +325,43 @@ def test_offline_recording_is_uploaded_later(phone: Phone) -> None:
     phone.fetch("later.tgr")
     code, report = phone.verify("later.tgr")
     assert code == 0, report
+
+
+def test_upload_with_another_relays_key_is_not_safe_and_says_why(phone: Phone) -> None:
+    offline = subprocess.run(
+        [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
+         "--fps", "15", "--duration", "1", "-o", "spool"],
+        cwd=phone.workdir, env=phone.environment(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert offline.returncode == 0, offline.stderr
+    assert run_testigo(
+        "upload", "spool", "--relay", phone.relay.url, "--relay-key", str(phone.relay.key),
+        cwd=phone.workdir,
+    ).code == 0  # fmt: skip
+    # The spool's receipts do not verify under another key: not safe, and said plainly.
+    other = RelayIdentity.generate().public
+    result = run_testigo(
+        "upload", "spool", "--relay", phone.relay.url, "--relay-key", str(other),
+        cwd=phone.workdir,
+    )  # fmt: skip
+    assert result.code == 3, result.err
+    assert "this relay's key is not the one you set up" in result.err
+    assert "NOT YET SAFE" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_an_unenrolled_device_is_told_which_key_to_give_the_operator(phone: Phone) -> None:
+    stranger = LocalRelay(phone.workdir / "stranger")  # a relay that never enrolled it
+    with stranger:
+        process = phone.record("--duration", "2", relay_url=stranger.url)
+        out, err = process.communicate(timeout=DEADLINE_S)
+    assert process.returncode == 3, (out, err)
+    assert "not enrolled, or revoked" in err
+    assert str(phone.device) in err
+    assert "Traceback" not in err, err
+    chunks, receipts = phone.spool_counts()
+    assert chunks > 0
+    assert receipts == 0  # nothing was deleted or pretended safe
 
 
 def test_when_webrtc_is_refused_the_uploader_falls_back_to_https(tmp_path: Path) -> None:

@@ -6,7 +6,13 @@ import pytest
 
 from vault.errors import MalformedError
 from vault.wire import routes
-from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
+from vault.wire.documents import (
+    HeaderAccepted,
+    IceConfig,
+    IceServer,
+    RecordingEntry,
+    RecordingList,
+)
 from vault.wire.errors import ErrorBody, ErrorCode, RelayError
 from vault.wire.live import (
     MAX_END_TEXT,
@@ -177,3 +183,39 @@ def test_every_route_is_versioned_or_operational() -> None:
     every = [value for value in vars(routes).values() if isinstance(value, routes.Route)]
     assert len(every) == 10
     assert all(r.template.startswith(("/v1/", "/metrics", "/healthz")) for r in every)
+
+
+def test_ice_config_round_trips() -> None:
+    config = IceConfig(
+        (
+            IceServer(("stun:stun.example:3478",)),
+            IceServer(("turn:turn.example:3478?transport=tcp",), "user", "secret"),
+        )
+    )
+    assert json.loads(bytes(config)) == {
+        "ice_servers": [
+            {"urls": ["stun:stun.example:3478"]},
+            {
+                "urls": ["turn:turn.example:3478?transport=tcp"],
+                "username": "user",
+                "credential": "secret",
+            },
+        ]
+    }
+    assert IceConfig.parse(bytes(config)) == config
+    assert IceConfig.parse(bytes(IceConfig())) == IceConfig()
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{}",
+        b'{"ice_servers": [{"urls": []}]}',
+        b'{"ice_servers": [{"urls": [3]}]}',
+        b'{"ice_servers": ["stun:x"]}',
+        b'{"ice_servers": [{"urls": ["stun:x"], "username": 1}]}',
+    ],
+)
+def test_a_bad_ice_config_is_rejected(data: bytes) -> None:
+    with pytest.raises(MalformedError):
+        IceConfig.parse(data)

@@ -252,6 +252,13 @@ class Chunk:
         return cls.from_parts(data[:CHUNK_PREAMBLE_SIZE], data[CHUNK_PREAMBLE_SIZE:])
 
     @classmethod
+    def claimed_hash(cls, preamble: bytes) -> bytes:
+        """The chunk_hash a chunk's preamble names (what its receipt must name), without
+        reading its ciphertext. MalformedError as `parse_preamble`."""
+        cls.parse_preamble(preamble)
+        return bytes(_CHUNK_SIGNED.unpack_from(preamble)[7])
+
+    @classmethod
     def from_parts(cls, preamble: bytes, ciphertext: bytes) -> Self:
         """A chunk from its 166-byte preamble and its ciphertext (no copy of the latter)."""
         _index, length = cls.parse_preamble(preamble)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from vault.atomic import fsync_directory, write_file_atomically
 from vault.errors import MalformedError, TestigoError
-from vault.format import HEADER_MAX_SIZE, Chunk, Header
+from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE, Chunk, Header
 from vault.verify import RawChunk
 
 HEADER_FILE = "header"
@@ -101,6 +101,14 @@ class SpoolRecording:
 
     def read_chunk(self, index: int) -> bytes:
         return (self.directory / CHUNKS_DIR / chunk_name(index)).read_bytes()
+
+    def read_preamble(self, index: int) -> bytes:
+        """The first CHUNK_PREAMBLE_SIZE bytes of chunk index (its signed fields)."""
+        with (self.directory / CHUNKS_DIR / chunk_name(index)).open("rb") as chunk:
+            return chunk.read(CHUNK_PREAMBLE_SIZE)
+
+    def read_receipt(self, index: int) -> bytes:
+        return (self.directory / RECEIPTS_DIR / f"{index:010d}{RECEIPT_SUFFIX}").read_bytes()
 
     def raw_chunks(self) -> Iterator[RawChunk]:
         for index in self.indices():

@@ -9,7 +9,13 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 
 from vault.wire.datachannel import (
     CHANNEL_LABEL,
@@ -21,6 +27,7 @@ from vault.wire.datachannel import (
     parse_message,
     split_chunk,
 )
+from vault.wire.documents import IceConfig
 from vault.wire.errors import ErrorCode, RelayError
 
 BUFFER_HIGH: Final = 1024 * 1024
@@ -47,8 +54,16 @@ class DataChannelClient:
         channel.on("bufferedamountlow", self._low.set)
 
     @classmethod
-    async def connect(cls, signaling: Signaling) -> "DataChannelClient":
-        connection = RTCPeerConnection()
+    async def connect(
+        cls, signaling: Signaling, ice: IceConfig | None = None
+    ) -> "DataChannelClient":
+        """Offer a data channel through signaling and wait until it is open. Only the
+        relay's ICE servers are used (none: host candidates only), never a default STUN."""
+        servers = [
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in (ice or IceConfig()).servers
+        ]
+        connection = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         channel = connection.createDataChannel(CHANNEL_LABEL)
         opened = asyncio.Event()
         channel.on("open", opened.set)

@@ -234,16 +234,17 @@ async def record(
             display.close()
             indices = recording.indices()
             return RecordingSummary(recording.directory, len(indices), 0, indices, streamed=False)
-        safe = SafeSeconds(recording.header().created_ms, recording.receipted())
+        safe: list[SafeSeconds] = []
 
         def on_safe(chunk: SafeChunk) -> None:
             if not first_receipt:
                 first_receipt.append(time.monotonic() - started)
-            display.safe(safe.add(chunk, times))
+            display.safe(safe[0].add(chunk, times))
 
         uploader = Uploader(
             recording, relay.url, relay.key, webrtc=webrtc, on_safe=on_safe, on_note=echo
         )
+        safe.append(SafeSeconds(recording.header().created_ms, set(uploader.receipted_at_start)))
         uploader.expect_more()  # it read the spool; later chunks come through box
         box.append(uploader)
         upload_task = asyncio.ensure_future(_upload_until_done(uploader, give_up))

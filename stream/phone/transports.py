@@ -15,7 +15,7 @@ from vault.errors import MalformedError
 from vault.receipts import RECEIPT_SIZE, Receipt
 from vault.wire import routes
 from vault.wire.datachannel import ErrorMessage, ReceiptMessage
-from vault.wire.documents import HeaderAccepted
+from vault.wire.documents import HeaderAccepted, IceConfig
 from vault.wire.errors import ErrorBody, RelayError
 
 WEBRTC_CONNECT_TIMEOUT_S: Final = 5.0
@@ -69,8 +69,19 @@ class WebRTCTransport:
 
         try:
             async with asyncio.timeout(WEBRTC_CONNECT_TIMEOUT_S):
-                client = await DataChannelClient.connect(signal)
-        except (TimeoutError, aiohttp.ClientError, OSError, ValueError, KeyError) as error:
+                async with session.get(routes.WEBRTC_CONFIG.url(relay_url)) as response:
+                    if response.status != 200:
+                        raise ConnectionLost(f"relay refused WebRTC (HTTP {response.status})")
+                    ice = IceConfig.parse(await response.read())
+                client = await DataChannelClient.connect(signal, ice)
+        except (
+            TimeoutError,
+            aiohttp.ClientError,
+            OSError,
+            ValueError,
+            KeyError,
+            MalformedError,
+        ) as error:
             raise ConnectionLost(
                 f"WebRTC did not connect: {error or type(error).__name__}"
             ) from None

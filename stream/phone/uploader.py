@@ -39,7 +39,8 @@ from stream.phone.upload_machine import (
 )
 from vault.errors import MalformedError
 from vault.format import Chunk
-from vault.keys import RelayKey
+from vault.keys import DeviceKey, RelayKey
+from vault.receipts import Receipt
 from vault.spool import SpoolRecording
 from vault.wire.errors import RelayError
 
@@ -81,11 +82,12 @@ class Uploader:
         self._on_note = on_note
         header = recording.header()
         self._header = bytes(header)
-        receipted = recording.receipted()
+        receipted = receipted_by(recording, relay_key)
+        self.receipted_at_start = frozenset(receipted)
         self.machine = UploadMachine(
             recording_id=header.recording_id,
             relay_key=relay_key,
-            device_text=str(header.device_key),
+            device_text=str(DeviceKey(header.device_key)),
             pending=(i for i in recording.indices() if i not in receipted),
             receipted=len(receipted),
             webrtc=webrtc,
@@ -252,6 +254,28 @@ class Uploader:
 
 
 Event = Callable[[float], None]
+
+
+def receipted_by(recording: SpoolRecording, relay_key: RelayKey) -> set[int]:
+    """The chunks whose stored receipt is signed by relay_key and names that very chunk
+    (recording, index, chunk hash). Any other stored receipt is as good as none: the
+    chunk is sent again, and the relay's answer replaces it."""
+    recording_id = recording.header().recording_id
+    good = set()
+    for index in recording.receipted():
+        try:
+            receipt = Receipt.parse(recording.read_receipt(index))
+            chunk_hash = Chunk.claimed_hash(recording.read_preamble(index))
+        except (OSError, MalformedError):
+            continue
+        if (
+            receipt.index == index
+            and receipt.recording_id == recording_id
+            and receipt.chunk_hash == chunk_hash
+            and receipt.verify(relay_key)
+        ):
+            good.add(index)
+    return good
 
 
 def _wake(_now: float) -> None:

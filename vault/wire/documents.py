@@ -117,3 +117,49 @@ class RecordingList:
                 )
             )
         return cls(tuple(entries))
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server, as WebRTC's RTCIceServer."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True)
+class IceConfig:
+    """The answer to GET /v1/webrtc/config: the only ICE servers a device uses (it never
+    falls back to a public STUN server, which would tell a third party it is recording)."""
+
+    servers: tuple[IceServer, ...] = ()
+
+    def __bytes__(self) -> bytes:
+        servers: list[dict[str, object]] = []
+        for server in self.servers:
+            entry: dict[str, object] = {"urls": list(server.urls)}
+            if server.username is not None:
+                entry["username"] = server.username
+                entry["credential"] = server.credential or ""
+            servers.append(entry)
+        return json.dumps({"ice_servers": servers}).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        what = "ICE configuration"
+        servers: list[IceServer] = []
+        for item in _field(_object(data, what), "ice_servers", list, what):
+            if not isinstance(item, dict):
+                raise MalformedError("the relay's ICE configuration holds a non-object")
+            urls = _field(item, "urls", list, what)
+            if not urls or not all(isinstance(u, str) for u in urls):
+                raise MalformedError("the relay's ICE configuration holds invalid urls")
+            username = item.get("username")
+            credential = item.get("credential")
+            if not (username is None or isinstance(username, str)) or not (
+                credential is None or isinstance(credential, str)
+            ):
+                raise MalformedError("the relay's ICE configuration holds an invalid login")
+            servers.append(IceServer(tuple(urls), username, credential))
+        return cls(tuple(servers))
