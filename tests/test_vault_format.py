@@ -34,7 +34,7 @@ from vault import (
     NotAChunkError,
     UnsupportedVersionError,
 )
-from vault.format import HEADER_MAX_SIZE, MAX_CHUNK_SIZE_LIMIT
+from vault.format import CHUNK_PREAMBLE_SIZE, HEADER_MAX_SIZE, MAX_CHUNK_SIZE_LIMIT
 
 ITEMS = [
     (ChunkKind.INIT, init_segment()),
@@ -243,6 +243,8 @@ def test_chunk_hash_nonce_and_associated_data_are_the_specs() -> None:
     data = GOOD.chunks[-1]
     chunk = Chunk.parse(data)
     assert chunk.chunk_hash == spec.chunk_hash(data)
+    # a receipt can be checked against a spooled chunk from its preamble alone
+    assert Chunk.hash_of_preamble(data[:CHUNK_PREAMBLE_SIZE]) == spec.chunk_hash(data)
     assert chunk.nonce() == RECORDING_ID + struct.pack(">IBB", 5, 4, 1) + b"\x00\x00"
     assert len(chunk.nonce()) == 24
     assert chunk.associated_data(HEADER.header_hash) == (

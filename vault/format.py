@@ -252,11 +252,12 @@ class Chunk:
         return cls.from_parts(data[:CHUNK_PREAMBLE_SIZE], data[CHUNK_PREAMBLE_SIZE:])
 
     @classmethod
-    def claimed_hash(cls, preamble: bytes) -> bytes:
-        """The chunk_hash a chunk's preamble names (what its receipt must name), without
-        reading its ciphertext. MalformedError as `parse_preamble`."""
+    def hash_of_preamble(cls, preamble: bytes) -> bytes:
+        """The `chunk_hash` of the chunk this preamble starts (what its receipt names),
+        without its ciphertext: the hash covers the signed fields only. MalformedError as
+        `parse_preamble`."""
         cls.parse_preamble(preamble)
-        return bytes(_CHUNK_SIGNED.unpack_from(preamble)[7])
+        return p.hash32(CHUNK_HASH_CONTEXT + preamble[:CHUNK_SIGNED_SIZE])
 
     @classmethod
     def from_parts(cls, preamble: bytes, ciphertext: bytes) -> Self:

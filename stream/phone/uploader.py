@@ -265,7 +265,7 @@ def receipted_by(recording: SpoolRecording, relay_key: RelayKey) -> set[int]:
     for index in recording.receipted():
         try:
             receipt = Receipt.parse(recording.read_receipt(index))
-            chunk_hash = Chunk.claimed_hash(recording.read_preamble(index))
+            chunk_hash = Chunk.hash_of_preamble(recording.read_preamble(index))
         except (OSError, MalformedError):
             continue
         if (
