@@ -17,6 +17,7 @@ from relay_server.errors import StorageError
 from relay_server.limits import HourlyBudget
 from relay_server.logs import log_event
 from relay_server.metrics import Metrics
+from relay_server.recording_bounds import RecordingBounds
 from relay_server.settings import Settings
 from relay_server.storage import PutResult, Storage
 from vault import Chunk, DeviceKey, Header, RecordingVerifier, RelayIdentity
@@ -94,6 +95,7 @@ class Ingest:
         self._listeners = tuple(listeners)
         self._budget = HourlyBudget(settings.max_device_bytes_per_hour, clock_ms)
         self._cache: OrderedDict[tuple[bytes, bytes], AcceptedRecording] = OrderedDict()
+        self._bounds = RecordingBounds(storage, settings.header_cache_size)
 
     # -- headers --
 
@@ -238,6 +240,20 @@ class Ingest:
             raise RelayError(ErrorCode.UNKNOWN_DEVICE, "this device was revoked on this relay")
         chunk = self._check(accepted, data)
         device, recording_id, index = accepted.device, accepted.recording_id, chunk.index
+        try:
+            bounds = await self._bounds.of(device, recording_id)
+        except StorageError as error:
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=index) from None
+        refusal = bounds.refusal(chunk)
+        if refusal is not None:
+            log_event(
+                logging.WARNING,
+                "alarm.chunk_beyond_bounds",
+                recording=accepted.log_id,
+                index=index,
+                device=DeviceKey(device).fingerprint,
+            )
+            raise RelayError(ErrorCode.CONFLICT, refusal, index=index)
         if not self._budget.allows(device, len(data)):
             raise RelayError(
                 ErrorCode.RATE_LIMITED, "this device's hourly upload budget is used up", index=index
@@ -257,6 +273,7 @@ class Ingest:
                 ErrorCode.CONFLICT, "a different chunk is stored at this index", index=index
             )
         duplicate = result is PutResult.IDENTICAL
+        bounds.stored(chunk)
         if not duplicate:
             self._budget.charge(device, len(data))
         for listener in self._listeners:

@@ -216,6 +216,27 @@ def one_chunk(device: DeviceIdentity, recipient: RecipientIdentity) -> Chunk:
         return sealer.seal(ChunkKind.INIT, b"init")
 
 
+def signed_chunk(
+    device: DeviceIdentity, header: bytes, after: bytes, index: int, kind: ChunkKind
+) -> bytes:
+    """A chunk at index, linked to the chunk `after` and validly signed by device: what
+    whoever holds the device key can make (its ciphertext opens for nobody)."""
+    parsed_header = Header.parse(header)
+    previous = Chunk.parse(after)
+    ciphertext = bytes(48)
+    unsigned = dataclasses.replace(
+        previous,
+        index=index,
+        kind=kind,
+        final=kind is ChunkKind.END,
+        prev_hash=previous.chunk_hash,
+        ciphertext=ciphertext,
+        ciphertext_hash=hashlib.blake2b(ciphertext, digest_size=32).digest(),
+    )
+    signature = device.sign(unsigned.signature_message(parsed_header.header_hash))
+    return bytes(dataclasses.replace(unsigned, signature=signature))
+
+
 def forged_chunk(device: DeviceIdentity, header: bytes, chunk: bytes, ciphertext: bytes) -> bytes:
     """Another chunk for the same index, validly signed by device: what a device that
     equivocates (or whose key was stolen) would send."""

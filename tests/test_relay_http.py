@@ -21,9 +21,11 @@ from tests.relay_fixtures import (
     StartRelay,
     forged_chunk,
     seal_recording,
+    signed_chunk,
 )
 from vault import (
     Chunk,
+    ChunkKind,
     DeviceIdentity,
     RecipientIdentity,
     RelayIdentity,
@@ -355,3 +357,88 @@ async def test_a_revoked_device_uploads_nothing_more_but_stays_readable(
     archive = await fresh.get(f"{base}/archive", headers=auth)
     assert archive.status == 200
     assert await archive.read() == before.header + before.chunks[0]
+
+
+# -- the end of a recording (PROTOCOL.md §4.1) --
+
+
+async def post_chunks(client: Client, device: DeviceIdentity, recording: SealedRecording,
+                      chunks: list[bytes]) -> list[int]:  # fmt: skip
+    statuses = []
+    for chunk in chunks:
+        response = await client.post(chunk_url(device, recording), data=chunk)
+        statuses.append(response.status)
+    return statuses
+
+
+async def test_nothing_is_accepted_after_the_final_chunk(
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])  # init, media, end (2)
+    await post_header(relay, recording)
+    assert await post_chunks(relay, device_identity, recording, recording.chunks) == [200] * 3
+    end = recording.chunks[2]
+    for kind in (ChunkKind.MEDIA, ChunkKind.END):
+        later = signed_chunk(device_identity, recording.header, end, 3, kind)
+        response = await relay.post(chunk_url(device_identity, recording), data=later)
+        assert await error_of(response) == (409, "conflict")
+    # what was stored is unchanged, and sending it again is still answered
+    assert await post_chunks(relay, device_identity, recording, recording.chunks) == [200] * 3
+
+
+async def test_a_recording_cannot_be_ended_below_a_stored_chunk(
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10, 10, 10], final=False)
+    await post_header(relay, recording)
+    held = [recording.chunks[i] for i in (0, 1, 3)]  # chunk 2 has not arrived yet
+    assert await post_chunks(relay, device_identity, recording, held) == [200] * 3
+    early_end = signed_chunk(
+        device_identity, recording.header, recording.chunks[1], 2, ChunkKind.END
+    )
+    response = await relay.post(chunk_url(device_identity, recording), data=early_end)
+    assert await error_of(response) == (409, "conflict")
+    # the genuine chunk 2 is still welcome
+    assert await post_chunks(relay, device_identity, recording, [recording.chunks[2]]) == [200]
+
+
+async def test_a_second_init_chunk_is_refused(
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [], final=False)  # init only
+    await post_header(relay, recording)
+    assert await post_chunks(relay, device_identity, recording, recording.chunks) == [200]
+    second = signed_chunk(device_identity, recording.header, recording.chunks[0], 1, ChunkKind.INIT)
+    response = await relay.post(chunk_url(device_identity, recording), data=second)
+    assert await error_of(response) == (409, "conflict")
+
+
+async def test_chunks_missing_below_the_final_one_may_still_arrive(
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10, 10])  # end at 3
+    await post_header(relay, recording)
+    first = [recording.chunks[i] for i in (0, 3, 1)]
+    assert await post_chunks(relay, device_identity, recording, first) == [200] * 3
+    assert await post_chunks(relay, device_identity, recording, [recording.chunks[2]]) == [200]
+
+
+async def test_the_end_rules_survive_a_relay_restart(
+    aiohttp_client: MakeClient,
+    start_relay: StartRelay,
+    relay_settings: Settings,
+    relay_identity: RelayIdentity,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    before = await start_relay()
+    await post_header(before, recording)
+    assert await post_chunks(before, device_identity, recording, recording.chunks) == [200] * 3
+    after = await aiohttp_client(
+        create_app(relay_settings, relay=relay_identity)
+    )  # a new process's view
+    await post_header(after, recording)
+    later = signed_chunk(device_identity, recording.header, recording.chunks[2], 3, ChunkKind.MEDIA)
+    response = await after.post(chunk_url(device_identity, recording), data=later)
+    assert await error_of(response) == (409, "conflict")
