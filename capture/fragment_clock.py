@@ -8,7 +8,8 @@ the boxes. They follow the rules of FFmpeg's ``mov`` muxer for the options that
 * all timestamps are shifted so that the earliest first timestamp of any stream is 0
   (``avoid_negative_ts=make_zero``; the shift is rounded up in each stream's time base),
   and the first sample of each track is then moved to 0;
-* the reference track is the video track, else the only stream; a fragment of it ends
+* the reference track is the video track, else the only stream (or, for a recording whose
+  video never got a frame, the first stream that has packets); a fragment of it ends
   where the muxer cuts: at the first keyframe (or, cutting by time, the first packet)
   at least ``cut_microseconds`` after the fragment's first sample, measured as the
   muxer does, in whole microseconds;
@@ -74,6 +75,9 @@ class FragmentClock:
         """Each stream's first decode time, in seconds (the shift comes from the earliest)."""
         self._samples: list[_Sample] = []
         """Samples of the reference track not yet in a written fragment."""
+        self._others: dict[int, tuple[Fraction, list[_Sample]]] = {}
+        """Time base and samples of the other streams until the first fragment (in case the
+        reference track has none: a camera that never delivered a frame)."""
         self._started = False
         """Whether a fragment was written (until then the first sample is at 0)."""
 
@@ -84,19 +88,25 @@ class FragmentClock:
         self._first_seconds.setdefault(stream, dts * time_base)
         if stream == self._reference:
             self._samples.append(_Sample(dts, duration or self._default_duration, keyframe))
+        elif not self._started:
+            self._others.setdefault(stream, (time_base, []))[1].append(
+                _Sample(dts, duration, keyframe)
+            )
 
     def next_fragment(self, *, final: bool) -> FragmentTime:
         """The time of the next fragment the muxer wrote."""
+        if not self._samples and self._others:  # the fragment carries only other tracks
+            self._reference = min(self._others)
+            self._time_base, self._samples = self._others[self._reference]
+        self._others.clear()
         if not self._samples:
-            raise RuntimeError("the muxer wrote a fragment without reference samples")
+            raise RuntimeError("the muxer wrote a fragment without samples")
         start = self._timeline(0)
-        if final:
-            count = len(self._samples)
-            last = self._samples[-1]
-            end = self._timeline(count - 1) + last.duration
-        else:
-            count = self._cut_index(start)
+        count = len(self._samples) if final else self._cut_index(start)
+        if count < len(self._samples):
             end = self._timeline(count)
+        else:
+            end = self._timeline(count - 1) + self._samples[-1].duration
         del self._samples[:count]
         self._started = True
         return FragmentTime(float(start * self._time_base), float((end - start) * self._time_base))
@@ -110,10 +120,14 @@ class FragmentClock:
         return self._samples[index].dts + shift
 
     def _cut_index(self, start: int) -> int:
-        for index in range(1, len(self._samples)):
-            if self._cut_at_keyframes and not self._samples[index].keyframe:
-                continue
+        """Where the muxer cut; should its rules not say, at the last place it could."""
+        candidates = [
+            index
+            for index in range(1, len(self._samples))
+            if self._samples[index].keyframe or not self._cut_at_keyframes
+        ]
+        for index in candidates:
             elapsed = (self._timeline(index) - start) * self._time_base / _MICROSECOND
             if round_near_inf(elapsed) >= self._cut_microseconds:
                 return index
-        raise RuntimeError("the muxer cut a fragment where its rules do not")
+        return candidates[-1] if candidates else len(self._samples)
