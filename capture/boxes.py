@@ -1,8 +1,8 @@
-"""Splitting a byte stream into top-level MP4 boxes, and boxes into media segments.
+"""Splitting a byte stream into top-level MP4 boxes, and boxes into segments.
 
 :class:`BoxSplitter` takes bytes in whatever pieces a muxer writes them and returns
 each top-level box once all of its bytes have arrived. :class:`SegmentGrouper` turns
-those boxes into :class:`~capture.segments.MediaSegment` values:
+those boxes into :class:`SegmentBytes` (a segment's kind and bytes):
 
 * the init segment is every box up to and including ``moov`` (``ftyp`` + ``moov``);
   it is emitted as soon as ``moov`` is complete, so a live recording can seal it
@@ -10,22 +10,15 @@ those boxes into :class:`~capture.segments.MediaSegment` values:
 * a fragment is every box after that up to and including the ``mdat`` that follows
   a ``moof`` (so ``styp``/``sidx``/``prft`` ride with the fragment they announce).
 
-Concatenating the emitted segments gives back the input bytes exactly.
-
-Timing: a fragment's ``start_seconds`` is the ``tfdt`` baseMediaDecodeTime of its
-reference track divided by that track's ``mdhd`` timescale, and its
-``duration_seconds`` is the sum of that track's sample durations in the ``moof``
-(per-sample ``trun`` durations, else the ``tfhd`` default, else the ``trex``
-default). The reference track is the first video track, else the first track the
-fragment carries. This needs nothing from later fragments, so a fragment can be
-handed on the moment its ``mdat`` is complete; and because it comes from ``tfdt``,
-a missing fragment shows up as a gap instead of shifting every later time.
+Concatenating the emitted segments gives back the input bytes exactly. Segments carry
+no times: :class:`~capture.muxer.FragmentMuxer` gives each fragment the times of the
+packets it holds (:mod:`capture.fragment_clock`).
 """
 
 from dataclasses import dataclass, field
 
 from capture import isobmff
-from capture.segments import MediaSegment, SegmentKind
+from capture.segments import SegmentKind
 
 DEFAULT_MAX_BOX_SIZE = 256 * 1024 * 1024
 """Largest top-level box accepted; a 1 s fragment of 4K video is far below this."""
@@ -148,65 +141,11 @@ class BoxSplitter:
 
 
 @dataclass(frozen=True)
-class _Track:
-    track_id: int
-    handler: str
-    timescale: int
-    default_sample_duration: int
+class SegmentBytes:
+    """An init segment or a fragment as cut from the stream, before it is given times."""
 
-
-def _tracks_from_moov(moov_payload: bytes) -> dict[int, _Track]:
-    defaults: dict[int, int] = {}
-    mvex = isobmff.child(moov_payload, "mvex")
-    if mvex is not None:
-        for trex_payload in isobmff.children(mvex, "trex"):
-            trex = isobmff.parse_trex(trex_payload)
-            defaults[trex.track_id] = trex.default_sample_duration
-    tracks: dict[int, _Track] = {}
-    for trak in isobmff.children(moov_payload, "trak"):
-        tkhd = isobmff.child(trak, "tkhd")
-        mdhd = isobmff.descend(trak, "mdia", "mdhd")
-        hdlr = isobmff.descend(trak, "mdia", "hdlr")
-        if tkhd is None or mdhd is None or hdlr is None:
-            raise ValueError("moov has a trak without tkhd, mdia/mdhd or mdia/hdlr")
-        track_id = isobmff.parse_tkhd_track_id(tkhd)
-        tracks[track_id] = _Track(
-            track_id,
-            isobmff.parse_hdlr_type(hdlr),
-            isobmff.parse_mdhd_timescale(mdhd),
-            defaults.get(track_id, 0),
-        )
-    return tracks
-
-
-def _fragment_timing(moof_payload: bytes, tracks: dict[int, _Track]) -> tuple[float, float]:
-    """``(start_seconds, duration_seconds)`` of a fragment; see the module docstring."""
-    timings: list[tuple[_Track, int, int]] = []
-    for traf in isobmff.children(moof_payload, "traf"):
-        tfhd_payload = isobmff.child(traf, "tfhd")
-        tfdt_payload = isobmff.child(traf, "tfdt")
-        if tfhd_payload is None or tfdt_payload is None:
-            raise ValueError("moof has a traf without tfhd or tfdt")
-        tfhd = isobmff.parse_tfhd(tfhd_payload)
-        track = tracks.get(tfhd.track_id)
-        if track is None:
-            raise ValueError(f"moof refers to track {tfhd.track_id}, which moov does not declare")
-        default = tfhd.default_sample_duration
-        if default is None:
-            default = track.default_sample_duration
-        ticks = 0
-        for trun_payload in isobmff.children(traf, "trun"):
-            run = isobmff.parse_trun(trun_payload)
-            if run.sample_durations is None:
-                ticks += run.sample_count * default
-            else:
-                ticks += sum(run.sample_durations)
-        timings.append((track, isobmff.parse_tfdt(tfdt_payload), ticks))
-    if not timings:
-        raise ValueError("moof has no traf")
-    video = [timing for timing in timings if timing[0].handler == "vide"]
-    track, start, ticks = (video or timings)[0]
-    return start / track.timescale, ticks / track.timescale
+    kind: SegmentKind
+    data: bytes
 
 
 @dataclass
@@ -214,27 +153,26 @@ class SegmentGrouper:
     """Turns top-level boxes, in stream order, into media segments."""
 
     _pending: list[Box] = field(default_factory=list)
-    _tracks: dict[int, _Track] | None = None
+    _seen_moov: bool = False
     _moof: Box | None = None
 
-    def push(self, box: Box) -> MediaSegment | None:
+    def push(self, box: Box) -> SegmentBytes | None:
         """Add the next box; return the segment it completes, if any."""
         self._pending.append(box)
-        if self._tracks is None:
+        if not self._seen_moov:
             if box.type in ("moof", "mdat"):
                 raise ValueError(f"{box.type!r} box before moov: not a fragmented MP4 stream")
             if box.type != "moov":
                 return None
-            self._tracks = _tracks_from_moov(box.payload)
-            return self._emit(SegmentKind.INIT, 0.0, 0.0)
+            self._seen_moov = True
+            return self._emit(SegmentKind.INIT)
         if box.type == "moof":
             if self._moof is not None:
                 raise ValueError("moof follows moof without an mdat between them")
             self._moof = box
         elif box.type == "mdat" and self._moof is not None:
-            start, duration = _fragment_timing(self._moof.payload, self._tracks)
             self._moof = None
-            return self._emit(SegmentKind.FRAGMENT, start, duration)
+            return self._emit(SegmentKind.FRAGMENT)
         return None
 
     def close(self) -> None:
@@ -243,17 +181,17 @@ class SegmentGrouper:
         Trailing index boxes (``mfra``, ``free``, ``skip``) are dropped: players do
         not need them and no fragment can carry them.
         """
-        if self._tracks is None:
+        if not self._seen_moov:
             raise ValueError("stream ended before its moov box: no init segment")
         leftover = [box.type for box in self._pending if box.type not in _INDEX_BOXES]
         if leftover:
             raise ValueError(f"stream ends inside a fragment: boxes {leftover} have no mdat")
         self._pending.clear()
 
-    def _emit(self, kind: SegmentKind, start: float, duration: float) -> MediaSegment:
+    def _emit(self, kind: SegmentKind) -> SegmentBytes:
         data = b"".join(box.data for box in self._pending)
         self._pending.clear()
-        return MediaSegment(kind, data, start, duration)
+        return SegmentBytes(kind, data)
 
 
 class SegmentStream:
@@ -263,7 +201,7 @@ class SegmentStream:
         self._splitter = BoxSplitter(max_box_size)
         self._grouper = SegmentGrouper()
 
-    def feed(self, data: bytes) -> list[MediaSegment]:
+    def feed(self, data: bytes) -> list[SegmentBytes]:
         """Add ``data``; return the segments it completes."""
         segments = []
         for box in self._splitter.feed(data):

@@ -1,7 +1,8 @@
 """Reading ISO-BMFF (MP4) box headers and the few box payloads capture/ needs.
 
-Only what timing and codec strings require is parsed: ``tkhd``, ``mdhd``, ``hdlr``,
-``trex``, ``tfhd``, ``tfdt``, ``trun`` and the sample entries under ``stsd``. Every
+Only what splitting the stream and naming its codecs require is read: box headers,
+children, ``hdlr`` and (in capture/codecs.py) the sample entries under ``stsd``.
+Fragment times come from the packets instead (capture/fragment_clock.py). Every
 reader raises ``ValueError`` with the box name and the offending value when the
 bytes do not fit the layout (ISO/IEC 14496-12).
 """
@@ -14,11 +15,6 @@ HEADER_SIZE = 8
 """``size`` (u32) + ``type`` (4 chars)."""
 LARGE_HEADER_SIZE = 16
 """Header with a 64-bit ``largesize`` (``size == 1``)."""
-
-CONTAINER_TYPES = frozenset(
-    {"moov", "trak", "mdia", "minf", "stbl", "mvex", "moof", "traf", "edts", "dinf"}
-)
-"""Boxes whose payload is nothing but child boxes."""
 
 
 @dataclass(frozen=True)
@@ -110,120 +106,7 @@ def _full_box(payload: bytes, name: str, body_size: int) -> tuple[int, int]:
     return version_flags >> 24, version_flags & 0xFFFFFF
 
 
-def parse_mdhd_timescale(payload: bytes) -> int:
-    """The media timescale (ticks per second) from an ``mdhd`` payload."""
-    version, _ = _full_box(payload, "mdhd", 12)
-    if version == 1:
-        _full_box(payload, "mdhd", 20)
-        (timescale,) = struct.unpack_from(">I", payload, 4 + 16)
-    elif version == 0:
-        (timescale,) = struct.unpack_from(">I", payload, 4 + 8)
-    else:
-        raise ValueError(f"mdhd version {version} is not 0 or 1")
-    if timescale == 0:
-        raise ValueError("mdhd timescale is 0")
-    return int(timescale)
-
-
-def parse_tkhd_track_id(payload: bytes) -> int:
-    """The ``track_ID`` from a ``tkhd`` payload."""
-    version, _ = _full_box(payload, "tkhd", 12)
-    if version == 1:
-        _full_box(payload, "tkhd", 20)
-        (track_id,) = struct.unpack_from(">I", payload, 4 + 16)
-    elif version == 0:
-        (track_id,) = struct.unpack_from(">I", payload, 4 + 8)
-    else:
-        raise ValueError(f"tkhd version {version} is not 0 or 1")
-    return int(track_id)
-
-
 def parse_hdlr_type(payload: bytes) -> str:
     """The handler type (``vide``, ``soun``, ...) from an ``hdlr`` payload."""
     _full_box(payload, "hdlr", 8)
     return payload[8:12].decode("latin-1")
-
-
-@dataclass(frozen=True)
-class TrackExtends:
-    """Defaults from ``trex`` that fragments may leave out."""
-
-    track_id: int
-    default_sample_duration: int
-
-
-def parse_trex(payload: bytes) -> TrackExtends:
-    """Parse a ``trex`` payload."""
-    _full_box(payload, "trex", 20)
-    track_id, _, duration = struct.unpack_from(">III", payload, 4)
-    return TrackExtends(track_id, duration)
-
-
-@dataclass(frozen=True)
-class TrackFragmentHeader:
-    """The fields of ``tfhd`` that timing needs."""
-
-    track_id: int
-    default_sample_duration: int | None
-
-
-def parse_tfhd(payload: bytes) -> TrackFragmentHeader:
-    """Parse a ``tfhd`` payload (optional fields per its flags)."""
-    _, flags = _full_box(payload, "tfhd", 4)
-    (track_id,) = struct.unpack_from(">I", payload, 4)
-    offset = 8
-    if flags & 0x01:
-        offset += 8  # base_data_offset
-    if flags & 0x02:
-        offset += 4  # sample_description_index
-    duration: int | None = None
-    if flags & 0x08:
-        if len(payload) < offset + 4:
-            raise ValueError(f"tfhd box too short for its flags {flags:#08x}")
-        (duration,) = struct.unpack_from(">I", payload, offset)
-    return TrackFragmentHeader(track_id, duration)
-
-
-def parse_tfdt(payload: bytes) -> int:
-    """``baseMediaDecodeTime`` from a ``tfdt`` payload, in media timescale ticks."""
-    version, _ = _full_box(payload, "tfdt", 4)
-    if version == 1:
-        _full_box(payload, "tfdt", 8)
-        (time,) = struct.unpack_from(">Q", payload, 4)
-    elif version == 0:
-        (time,) = struct.unpack_from(">I", payload, 4)
-    else:
-        raise ValueError(f"tfdt version {version} is not 0 or 1")
-    return int(time)
-
-
-@dataclass(frozen=True)
-class TrackRun:
-    """A ``trun``: its sample count and, when present, each sample's duration."""
-
-    sample_count: int
-    sample_durations: tuple[int, ...] | None
-
-
-def parse_trun(payload: bytes) -> TrackRun:
-    """Parse a ``trun`` payload."""
-    _, flags = _full_box(payload, "trun", 4)
-    (count,) = struct.unpack_from(">I", payload, 4)
-    offset = 8
-    if flags & 0x001:
-        offset += 4  # data_offset
-    if flags & 0x004:
-        offset += 4  # first_sample_flags
-    fields = [bit for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit]
-    record = 4 * len(fields)
-    if len(payload) < offset + record * count:
-        raise ValueError(
-            f"trun box too short: {count} samples of {record} bytes need "
-            f"{offset + record * count} bytes, have {len(payload)}"
-        )
-    if not flags & 0x100:
-        return TrackRun(count, None)
-    durations = tuple(
-        int(struct.unpack_from(">I", payload, offset + i * record)[0]) for i in range(count)
-    )
-    return TrackRun(count, durations)

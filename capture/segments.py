@@ -20,8 +20,9 @@ class MediaSegment:
 
     Concatenating the init segment and the fragments in order gives a playable
     fragmented MP4. ``start_seconds`` is the fragment's decode time on the media
-    timeline (from ``tfdt``), ``duration_seconds`` the sum of its sample durations
-    (from ``trun``); both are 0 for the init segment.
+    timeline (its ``tfdt``), ``duration_seconds`` the sum of its sample durations (its
+    ``trun``), both as capture/fragment_clock.py finds them from the packets; both are 0
+    for the init segment.
     """
 
     kind: SegmentKind

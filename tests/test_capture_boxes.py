@@ -1,7 +1,6 @@
-"""The streaming box splitter, the segment grouper and the box payload readers."""
+"""The streaming box splitter and the segment grouper (times: test_capture_fragment_clock.py)."""
 
 import functools
-import itertools
 import struct
 
 import pytest
@@ -22,10 +21,6 @@ def box(box_type: str, payload: bytes = b"") -> bytes:
 def large_box(box_type: str, payload: bytes = b"") -> bytes:
     header = struct.pack(">I4sQ", 1, box_type.encode("latin-1"), 16 + len(payload))
     return header + payload
-
-
-def full_box(box_type: str, version: int, flags: int, payload: bytes = b"") -> bytes:
-    return box(box_type, struct.pack(">I", (version << 24) | flags) + payload)
 
 
 @functools.cache
@@ -145,17 +140,6 @@ def test_stream_groups_init_and_fragments_and_keeps_every_byte() -> None:
         assert types == ["moof", "mdat"]
 
 
-def test_fragment_times_follow_tfdt_and_trun() -> None:
-    stream = SegmentStream()
-    fragments = stream.feed(fragmented_stream())[1:]
-    for before, after in itertools.pairwise(fragments):
-        assert after.start_seconds == pytest.approx(before.end_seconds, abs=1e-9)
-    # The first video frame sits after the AAC priming shift (1024 samples at 48 kHz).
-    assert fragments[0].start_seconds == 0.0
-    assert fragments[-1].end_seconds == pytest.approx(1.0 + 1024 / 48_000, abs=1e-3)
-    assert all(f.duration_seconds == pytest.approx(0.25, abs=0.03) for f in fragments)
-
-
 def test_init_is_emitted_as_soon_as_moov_completes() -> None:
     data = fragmented_stream()
     boxes = BoxSplitter().feed(data)
@@ -211,58 +195,9 @@ def test_grouper_close_rejects_stream_without_moov() -> None:
         grouper.close()
 
 
-# --- payload readers ---------------------------------------------------------------------
-
-
-def test_tfdt_versions() -> None:
-    assert isobmff.parse_tfdt(full_box("tfdt", 0, 0, struct.pack(">I", 90_000))[8:]) == 90_000
-    assert isobmff.parse_tfdt(full_box("tfdt", 1, 0, struct.pack(">Q", 2**40))[8:]) == 2**40
-    with pytest.raises(ValueError, match="tfdt version 2"):
-        isobmff.parse_tfdt(full_box("tfdt", 2, 0, b"\0" * 8)[8:])
-    with pytest.raises(ValueError, match="tfdt box too short"):
-        isobmff.parse_tfdt(full_box("tfdt", 1, 0, b"\0" * 4)[8:])
-
-
-def test_trun_with_and_without_durations() -> None:
-    with_durations = struct.pack(">II", 2, 100) + struct.pack(">II", 512, 40) * 2
-    run = isobmff.parse_trun(full_box("trun", 0, 0x001 | 0x100 | 0x200, with_durations)[8:])
-    assert run.sample_count == 2
-    assert run.sample_durations == (512, 512)
-    sizes_only = struct.pack(">I", 3) + struct.pack(">I", 40) * 3
-    run = isobmff.parse_trun(full_box("trun", 0, 0x200, sizes_only)[8:])
-    assert run == isobmff.TrackRun(3, None)
-    with pytest.raises(ValueError, match="trun box too short: 3 samples"):
-        isobmff.parse_trun(full_box("trun", 0, 0x200, sizes_only[:-1])[8:])
-
-
-def test_tfhd_default_duration_follows_flags() -> None:
-    payload = struct.pack(">IQI", 7, 1234, 3003)
-    header = isobmff.parse_tfhd(full_box("tfhd", 0, 0x01 | 0x08, payload)[8:])
-    assert header == isobmff.TrackFragmentHeader(7, 3003)
-    assert isobmff.parse_tfhd(full_box("tfhd", 0, 0x020000, struct.pack(">I", 2))[8:]) == (
-        isobmff.TrackFragmentHeader(2, None)
-    )
+# --- isobmff ------------------------------------------------------------------------------
 
 
 def test_iter_children_rejects_overrun() -> None:
     with pytest.raises(ValueError, match="runs past the end of its 12-byte parent"):
         list(isobmff.iter_children(struct.pack(">I4s", 20, b"trak") + b"abcd"))
-
-
-def test_duration_falls_back_to_trex_default() -> None:
-    """A fragment whose trun has no durations and tfhd no default uses moov/mvex/trex."""
-    tkhd = full_box("tkhd", 0, 3, struct.pack(">III", 0, 0, 1) + b"\0" * 68)
-    mdhd = full_box("mdhd", 0, 0, struct.pack(">IIII", 0, 0, 1000, 0) + b"\0" * 4)
-    hdlr = full_box("hdlr", 0, 0, b"\0" * 4 + b"vide" + b"\0" * 13)
-    trak = box("trak", tkhd + box("mdia", mdhd + hdlr))
-    trex = full_box("trex", 0, 0, struct.pack(">IIIII", 1, 1, 40, 0, 0))
-    moov = box("moov", trak + box("mvex", trex))
-    tfhd = full_box("tfhd", 0, 0x020000, struct.pack(">I", 1))
-    tfdt = full_box("tfdt", 0, 0, struct.pack(">I", 2000))
-    trun = full_box("trun", 0, 0, struct.pack(">I", 25))
-    moof = box("moof", box("traf", tfhd + tfdt + trun))
-    stream = SegmentStream()
-    init, fragment = stream.feed(box("ftyp", b"isom") + moov + moof + box("mdat", b"x"))
-    assert init.kind is SegmentKind.INIT
-    assert fragment.start_seconds == 2.0
-    assert fragment.duration_seconds == 1.0
