@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
+from stream.relay_http import client_timeout, failure_text
 from vault.atomic import atomic_writer
 from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
@@ -122,7 +123,7 @@ async def fetch_recording(
 ) -> tuple[RemoteRecording, Download]:
     """Download recording_id, or the device's latest recording when None."""
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
             reader = RelayReader(session, relay_url, token)
             listed = await reader.recordings(device)
             if recording_id is None:
@@ -142,16 +143,20 @@ async def fetch_recording(
                 chosen = matches[0]
             return chosen, await reader.download(device, chosen.recording_id, output)
     except (aiohttp.ClientError, OSError) as error:
-        raise TestigoError(
-            f"cannot reach the relay at {relay_url}: {error}", hint="check the URL and network"
-        ) from None
+        raise _unreachable(relay_url, error) from None
+
+
+def _unreachable(relay_url: str, error: BaseException) -> TestigoError:
+    return TestigoError(
+        f"cannot reach the relay at {relay_url}: {failure_text(error)}",
+        hint="check the URL and the network; if both are right, the relay may be down: "
+        "try again later",
+    )
 
 
 async def list_remote(relay_url: str, token: str, device: DeviceKey) -> list[RemoteRecording]:
     try:
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
             return await RelayReader(session, relay_url, token).recordings(device)
     except (aiohttp.ClientError, OSError) as error:
-        raise TestigoError(
-            f"cannot reach the relay at {relay_url}: {error}", hint="check the URL and network"
-        ) from None
+        raise _unreachable(relay_url, error) from None

@@ -24,6 +24,7 @@ from typing import BinaryIO, Final
 
 import aiohttp
 
+from stream.relay_http import client_timeout, failure_text
 from vault import (
     ChunkKind,
     DeviceKey,
@@ -476,8 +477,8 @@ async def _follow(
             if error.status in (400, 404):
                 raise WatchError(f"the relay has no live view here (HTTP {error.status})") from None
             reason = f"HTTP {error.status}"
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            reason = type(error).__name__
+        except (aiohttp.ClientError, OSError) as error:
+            reason = failure_text(error)
         if not reconnect:
             raise WatchError(f"disconnected: {reason}")
         delay = backoff.next_delay()
@@ -510,7 +511,7 @@ async def watch(
     stopped = stop if stop is not None else asyncio.Event()
     url = live_url(relay_url, device)
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(timeout=client_timeout()) as http:
             follow = asyncio.ensure_future(
                 _follow(watcher, http, url, relay_url, token, on_event, reconnect)
             )

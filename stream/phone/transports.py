@@ -10,7 +10,9 @@ from typing import Final, Protocol
 
 import aiohttp
 
+from stream import relay_http
 from stream.phone.datachannel import ChannelClosed, DataChannelClient
+from stream.relay_http import failure_text
 from vault.errors import MalformedError
 from vault.receipts import RECEIPT_SIZE, Receipt
 from vault.wire import routes
@@ -82,9 +84,7 @@ class WebRTCTransport:
             KeyError,
             MalformedError,
         ) as error:
-            raise ConnectionLost(
-                f"WebRTC did not connect: {error or type(error).__name__}"
-            ) from None
+            raise ConnectionLost(f"WebRTC did not connect: {failure_text(error)}") from None
         return cls(client)
 
     async def hello(self, header: bytes) -> None:
@@ -142,9 +142,7 @@ class HTTPSTransport:
                     raise _refusal(response.status, body)
                 accepted = HeaderAccepted.parse(body)
         except (aiohttp.ClientError, TimeoutError, OSError, MalformedError) as error:
-            raise ConnectionLost(
-                f"HTTPS to the relay failed: {error or type(error).__name__}"
-            ) from None
+            raise ConnectionLost(f"HTTPS to the relay failed: {failure_text(error)}") from None
         self._chunks_url = routes.CHUNKS.url(
             self._url, device=accepted.device, recording_id=accepted.recording_id
         )
@@ -160,9 +158,7 @@ class HTTPSTransport:
             ) as response:
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
-            raise ConnectionLost(
-                f"HTTPS to the relay failed: {error or type(error).__name__}"
-            ) from None
+            raise ConnectionLost(f"HTTPS to the relay failed: {failure_text(error)}") from None
         if response.status == 200 and len(body) == RECEIPT_SIZE:
             return Answer(index, body, None)
         try:
@@ -176,7 +172,12 @@ class HTTPSTransport:
 
 
 def _timeout() -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+    """One request: at most HTTP_TIMEOUT_S in all, and no silence longer than a relay's."""
+    return aiohttp.ClientTimeout(
+        total=HTTP_TIMEOUT_S,
+        sock_connect=relay_http.CONNECT_TIMEOUT_S,
+        sock_read=relay_http.READ_TIMEOUT_S,
+    )
 
 
 def _refusal(status: int, body: bytes) -> RelayError | ConnectionLost:

@@ -37,6 +37,7 @@ from stream.phone.upload_machine import (
     UploadMachine,
     UploadStatus,
 )
+from stream.relay_http import client_timeout
 from vault.errors import MalformedError
 from vault.format import Chunk
 from vault.keys import DeviceKey, RelayKey
@@ -131,7 +132,7 @@ class Uploader:
     async def run(self) -> None:
         """Upload until every chunk has a receipt (or was refused for good) and the
         recorder is done."""
-        async with aiohttp.ClientSession() as session:
+        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
             try:
                 while True:
                     now = time.monotonic()
