@@ -26,6 +26,7 @@ from capture.recorder import (
     StatusListener,
 )
 from capture.source_spec import open_source
+from stream.phone.upload_machine import UploadStatus
 from stream.phone.uploader import SafeChunk, Uploader
 from vault.errors import TestigoError
 from vault.format import Chunk
@@ -42,6 +43,8 @@ class Display(Protocol):
     def recording(self, status: RecorderStatus) -> None: ...
 
     def safe(self, seconds: float) -> None: ...
+
+    def upload(self, status: UploadStatus) -> None: ...
 
     def close(self) -> None: ...
 
@@ -242,7 +245,13 @@ async def record(
             display.safe(safe[0].add(chunk, times))
 
         uploader = Uploader(
-            recording, relay.url, relay.key, webrtc=webrtc, on_safe=on_safe, on_note=echo
+            recording,
+            relay.url,
+            relay.key,
+            webrtc=webrtc,
+            on_safe=on_safe,
+            on_note=echo,
+            on_status=display.upload,
         )
         safe.append(SafeSeconds(recording.header().created_ms, set(uploader.receipted_at_start)))
         uploader.expect_more()  # it read the spool; later chunks come through box

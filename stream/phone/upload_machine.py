@@ -142,7 +142,7 @@ class _Link:
     retry_at: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class UploadStatus:
     """What the status line shows: the link in use and the current problem, if any."""
 

@@ -60,6 +60,7 @@ class SafeChunk:
 
 SafeListener = Callable[[SafeChunk], None]
 NoteListener = Callable[[str], None]
+StatusListener = Callable[[UploadStatus], None]
 
 
 class Uploader:
@@ -74,6 +75,7 @@ class Uploader:
         webrtc: bool = True,
         on_safe: SafeListener | None = None,
         on_note: NoteListener | None = None,
+        on_status: StatusListener | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.recording = recording
@@ -81,6 +83,8 @@ class Uploader:
         self.relay_key = relay_key
         self._on_safe = on_safe
         self._on_note = on_note
+        self._on_status = on_status
+        self._shown_status: UploadStatus | None = None
         header = recording.header()
         self._header = bytes(header)
         receipted = receipted_by(recording, relay_key)
@@ -140,6 +144,7 @@ class Uploader:
                         self._events.get_nowait()(now)
                     for action in self.machine.actions(now):
                         await self._perform(action, session)
+                    self._tell_status()
                     if self.machine.finished and self._events.empty():
                         return
                     wake_at = self.machine.wake_at()
@@ -150,6 +155,12 @@ class Uploader:
                             event(time.monotonic())
             finally:
                 await self._close_everything()
+
+    def _tell_status(self) -> None:
+        status = self.machine.status
+        if self._on_status is not None and status != self._shown_status:
+            self._shown_status = status
+            self._on_status(status)
 
     async def _perform(self, action: Action, session: aiohttp.ClientSession) -> None:
         match action:
