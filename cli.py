@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from stream.terminal.errors import EXIT_USAGE, TestigoGroup, fail, warn
+from stream.terminal.errors import EXIT_USAGE, TestigoGroup, fail, failure_for, warn
 from stream.terminal.options import (
     device_key_file_option,
     device_public_key_option,
@@ -469,6 +469,8 @@ def _report_upload(summary: "RecordingSummary", as_json: bool = False) -> None:
                 "not_yet_safe": summary.unsafe,
                 "first_receipt_s": summary.first_receipt_s,
                 "streamed": True,
+                "stopped": summary.stopped,
+                "failure": None if summary.failure is None else str(summary.failure),
             }
         )
     else:
@@ -476,6 +478,9 @@ def _report_upload(summary: "RecordingSummary", as_json: bool = False) -> None:
         click.echo(f"receipted: {summary.safe} of {summary.chunks} chunks")
         if summary.first_receipt_s is not None:
             click.echo(f"first receipt: {summary.first_receipt_s:.2f} s after recording started")
+    failure = None if summary.failure is None else failure_for(summary.failure)
+    if failure is not None and not as_json:
+        failure.show(as_json=False)
     if summary.unsafe:
         click.echo(
             f"NOT YET SAFE: {len(summary.unsafe)} chunk(s) only on this device; "
@@ -483,6 +488,8 @@ def _report_upload(summary: "RecordingSummary", as_json: bool = False) -> None:
             err=True,
         )
         sys.exit(EXIT_NOT_SAFE)
+    if failure is not None:
+        sys.exit(failure.exit_code)
 
 
 @main.command()

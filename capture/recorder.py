@@ -17,6 +17,7 @@ from pathlib import Path
 from capture.encoder import CaptureConfig, LiveEncoder
 from capture.segments import MediaSegment, SegmentKind
 from capture.sources import FrameSource
+from vault.errors import TestigoError
 from vault.format import Chunk, ChunkKind
 from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey
@@ -114,6 +115,7 @@ class Recorder:
             self._store(sealer, ChunkKind.INIT, encoder.init_segment.data, started)
             self._maybe_location(sealer, started)
             reason = "stopped"
+            failure: TestigoError | OSError | None = None
             try:
                 for frame in self._source.frames():
                     if duration_s is not None and (frame.time or 0.0) >= duration_s:
@@ -125,11 +127,19 @@ class Recorder:
                         break
                 for segment in encoder.finish():
                     self._store_segment(sealer, segment, started)
+            except (TestigoError, OSError) as error:  # the camera went away, the disk is full
+                failure, reason = error, "failed"
             finally:
                 encoder.close()
                 self._source.close()
             end = json.dumps({"reason": reason}).encode()
-            self._emit(sealer.finish(end), started)
+            try:
+                self._emit(sealer.finish(end), started)  # end what was recorded, if it can
+            except (TestigoError, OSError):
+                if failure is None:
+                    raise
+            if failure is not None:
+                raise failure
         return self.recording
 
     def _store_segment(

@@ -36,6 +36,8 @@ from vault.spool import SpoolRecording, recordings_in
 
 Echo = Callable[[str], None]
 
+DRAIN_AFTER_FAILURE_S = 30.0  # after the recorder fails, how long the upload may go on
+
 
 class Display(Protocol):
     """Where the session shows progress (the CLI's status line)."""
@@ -66,6 +68,7 @@ class RecordingSummary:
     first_receipt_s: float | None = None  # from pressing record to the first receipt
     streamed: bool = True
     stopped: str | None = None  # why the relay will not take this recording, if it said
+    failure: TestigoError | OSError | None = None  # what ended the recording, if it failed
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,39 @@ async def record(
     """Record into the spool until the duration is over or Ctrl-C; with relay, stream
     every chunk as it is spooled and keep uploading after the recording until every
     chunk has a receipt (or a second Ctrl-C)."""
+
+    def make_recorder(
+        on_status: StatusListener, on_chunk: ChunkListener, on_recording: RecordingListener
+    ) -> Recorder:
+        return prepare_recorder(
+            options,
+            device,
+            recipients,
+            echo,
+            on_status=on_status,
+            on_chunk=on_chunk,
+            on_recording=on_recording,
+        )
+
+    return await run_session(
+        make_recorder, options.duration_s, echo, display, relay=relay, webrtc=webrtc
+    )
+
+
+RecorderFactory = Callable[[StatusListener, ChunkListener, RecordingListener], Recorder]
+
+
+async def run_session(
+    make_recorder: RecorderFactory,
+    duration_s: float | None,
+    echo: Echo,
+    display: Display,
+    *,
+    relay: RelayTarget | None = None,
+    webrtc: bool = True,
+) -> RecordingSummary:
+    """The session of `record` for the recorder make_recorder builds (with the session's
+    listeners)."""
     started = time.monotonic()
     first_receipt: list[float] = []
     loop = asyncio.get_running_loop()
@@ -215,19 +251,11 @@ async def record(
         if box:
             box[0].chunk_added(index)
 
-    recorder = prepare_recorder(
-        options,
-        device,
-        recipients,
-        echo,
-        on_status=status_changed,
-        on_chunk=chunk_spooled,
-        on_recording=recording_started,
-    )
+    recorder = make_recorder(status_changed, chunk_spooled, recording_started)
     give_up = asyncio.Event()
     remove_signals = _install_signals(recorder.stop, give_up.set if relay else recorder.stop)
     try:
-        recording_task = asyncio.ensure_future(asyncio.to_thread(recorder.run, options.duration_s))
+        recording_task = asyncio.ensure_future(asyncio.to_thread(recorder.run, duration_s))
         done, _ = await asyncio.wait({recording_task, created}, return_when=asyncio.FIRST_COMPLETED)
         if recording_task in done and not created.done():
             recording_task.result()  # raises what stopped the recorder before it began
@@ -257,20 +285,35 @@ async def record(
         uploader.expect_more()  # it read the spool; later chunks come through box
         box.append(uploader)
         upload_task = asyncio.ensure_future(_upload_until_done(uploader, give_up))
+        failure: TestigoError | OSError | None = None
         try:
             await recording_task
+        except (TestigoError, OSError) as error:  # the camera went away, the disk is full
+            failure = error
         finally:
             uploader.recording_done()
         display.close()
         if not upload_task.done():
-            echo("recording stopped; sending what is left to the relay (Ctrl-C to give up)")
+            if failure is None:
+                echo("recording stopped; sending what is left to the relay (Ctrl-C to give up)")
+            else:
+                echo(
+                    f"the recording failed ({failure}); sending what was recorded to the relay "
+                    f"for up to {DRAIN_AFTER_FAILURE_S:.0f} s (Ctrl-C to give up)"
+                )
+                await asyncio.wait({upload_task}, timeout=DRAIN_AFTER_FAILURE_S)
+                give_up.set()
         await upload_task
     finally:
         remove_signals()
-    return _summary(uploader, first_receipt[0] if first_receipt else None)
+    return _summary(uploader, first_receipt[0] if first_receipt else None, failure)
 
 
-def _summary(uploader: Uploader, first_receipt_s: float | None = None) -> RecordingSummary:
+def _summary(
+    uploader: Uploader,
+    first_receipt_s: float | None = None,
+    failure: TestigoError | OSError | None = None,
+) -> RecordingSummary:
     return RecordingSummary(
         recording=uploader.recording.directory,
         chunks=len(uploader.recording.indices()),
@@ -278,6 +321,7 @@ def _summary(uploader: Uploader, first_receipt_s: float | None = None) -> Record
         unsafe=uploader.unsafe_indices,
         first_receipt_s=first_receipt_s,
         stopped=uploader.status.stopped,
+        failure=failure,
     )
 
 
