@@ -19,9 +19,9 @@ import av
 import pytest
 
 from capture import timecode
-from stream.demo.local_relay import LocalRelay, cli_command
+from stream.demo.local_relay import LocalRelay, cli_command, free_port
 from tests.cli_run import public_key, run_testigo
-from vault import RelayIdentity
+from vault import RelayIdentity, verify_file
 from vault.keys import DeviceKey
 from vault.spool import recordings_in
 from vault.wire.receipts_file import parse_receipts_file
@@ -362,6 +362,29 @@ def test_an_unenrolled_device_is_told_which_key_to_give_the_operator(phone: Phon
     chunks, receipts = phone.spool_counts()
     assert chunks > 0
     assert receipts == 0  # nothing was deleted or pretended safe
+
+
+def test_ctrl_c_ends_the_recording_and_a_second_one_gives_up(phone: Phone) -> None:
+    """With the relay unreachable and a long --duration: the first Ctrl-C ends the
+    recording with its final chunk, the upload goes on, the second gives up; exit 3."""
+    process = phone.record("--duration", "120", relay_url=f"http://127.0.0.1:{free_port()}")
+    wait_until(lambda: phone.spool_counts()[0] >= 3, "three chunks spooled", process)
+    process.send_signal(signal.SIGINT)
+
+    def ended() -> bool:
+        return any(verify_file(r.directory, None).final_index is not None
+                   for r in recordings_in(phone.workdir / "spool"))  # fmt: skip
+
+    wait_until(ended, "the final chunk", process)
+    assert process.poll() is None  # still trying to upload
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=DEADLINE_S)
+    assert process.returncode == 3, (out, err)
+    chunks, receipts = phone.spool_counts()
+    assert f"receipted: 0 of {chunks} chunks" in out
+    assert f"NOT YET SAFE: {chunks} chunk(s)" in err
+    assert receipts == 0
+    assert "Traceback" not in err
 
 
 def test_when_webrtc_is_refused_the_uploader_falls_back_to_https(tmp_path: Path) -> None:
