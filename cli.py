@@ -665,7 +665,8 @@ def fetch(
             click.echo(f"{row['recording_id']}  {started}  {duration:>7}  {row['chunks']} chunks")
         return
     assert output is not None
-    chosen, download = asyncio.run(fetch_recording(relay_url, token, device, recording_id, output))
+    fetched = asyncio.run(fetch_recording(relay_url, token, device, recording_id, output))
+    chosen, download, others = fetched
     if as_json:
         echo_json(
             {
@@ -673,12 +674,19 @@ def fetch(
                 "bytes": download.recording_bytes,
                 "recording": str(download.recording),
                 "receipts": str(download.receipts),
+                "others": [r.recording_id for r in others],
             }
         )
         return
     click.echo(f"recording {chosen.recording_id}: {download.recording_bytes:,} bytes")
     click.echo(f"saved:    {download.recording}")
     click.echo(f"receipts: {download.receipts}")
+    if recording_id is None and others:
+        click.echo(
+            f"this was the recording the relay received last; it holds {len(others)} more "
+            "of this device: testigo fetch --list, then --recording ID",
+            err=True,
+        )
 
 
 def _check_new_file(path: Path) -> None:

@@ -30,6 +30,7 @@ from relay_server.webrtc import MAX_OFFER_BYTES, ice_config
 from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
+from vault.receipts import Receipt
 from vault.wire import routes
 from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
 from vault.wire.errors import ErrorBody, ErrorCode, RelayError
@@ -159,8 +160,9 @@ async def list_recordings(request: web.Request) -> web.Response:
         header = await storage.read_header(device.raw, recording_id)
         created_ms = Header.parse(header).created_ms if header is not None else None
         last_time_ms = await _chunk_time(storage, device, recording_id, indices)
+        received_ms = await _received_time(storage, device, recording_id, indices)
         recordings.append(
-            RecordingEntry(recording_id.hex(), len(indices), created_ms, last_time_ms)
+            RecordingEntry(recording_id.hex(), len(indices), created_ms, last_time_ms, received_ms)
         )
     listing = RecordingList(tuple(recordings))
     return web.Response(body=bytes(listing), content_type="application/json")
@@ -173,6 +175,17 @@ async def _chunk_time(
     data = await storage.read_chunk(device.raw, recording_id, max(indices)) if indices else None
     try:
         return Chunk.parse(data).device_time_ms if data is not None else None
+    except MalformedError:
+        return None
+
+
+async def _received_time(
+    storage: Storage, device: DeviceKey, recording_id: bytes, indices: list[int]
+) -> int | None:
+    """When this relay received the lowest-index chunk it holds (its own signed receipt)."""
+    data = await storage.read_receipt(device.raw, recording_id, min(indices)) if indices else None
+    try:
+        return Receipt.parse(data).received_ms if data is not None else None
     except MalformedError:
         return None
 

@@ -195,10 +195,12 @@ def seal_recording(
     *,
     final: bool = True,
     max_chunk_size: int = 4 * 1024 * 1024 + 16,
+    created_ms: int | None = None,
 ) -> SealedRecording:
-    """A sealed recording: an init chunk, media chunks of the given plaintext sizes, end."""
+    """A sealed recording: an init chunk, media chunks of the given plaintext sizes, end.
+    created_ms: what the header claims (default: now)."""
     with RecordingSealer.start(
-        device, [recipient.public], MEDIA_TYPE, max_chunk_size=max_chunk_size
+        device, [recipient.public], MEDIA_TYPE, max_chunk_size=max_chunk_size, created_ms=created_ms
     ) as sealer:
         chunks = [bytes(sealer.seal(ChunkKind.INIT, b"ftyp-moov"))]
         for i, size in enumerate(sizes):

@@ -13,7 +13,9 @@ from aiohttp import ClientResponse
 
 from relay_server import operator
 from relay_server.app import create_app
+from relay_server.ingest import now_ms
 from relay_server.settings import Settings
+from stream.contact.fetch import RemoteRecording, newest
 from tests.relay_fixtures import (
     Client,
     MakeClient,
@@ -38,6 +40,7 @@ from vault import (
 )
 from vault.format import Header
 from vault.receipts import Receipt
+from vault.wire.documents import RecordingList
 from vault.wire.receipts_file import parse_receipts_file
 
 pytestmark = pytest.mark.asyncio
@@ -103,6 +106,7 @@ async def test_upload_receipts_and_download(
                 "chunks": len(recording.chunks),
                 "created_ms": Header.parse(recording.header).created_ms,
                 "last_time_ms": Chunk.parse(recording.chunks[-1]).device_time_ms,
+                "received_ms": receipts[0].received_ms,
             }
         ]
     }
@@ -442,3 +446,43 @@ async def test_the_end_rules_survive_a_relay_restart(
     later = signed_chunk(device_identity, recording.header, recording.chunks[2], 3, ChunkKind.MEDIA)
     response = await after.post(chunk_url(device_identity, recording), data=later)
     assert await error_of(response) == (409, "conflict")
+
+
+async def test_the_listing_orders_by_the_relays_clock_not_the_devices(
+    relay: Client,
+    relay_settings: Settings,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    genuine = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, genuine)
+    receipts = await post_chunks(relay, device_identity, genuine, genuine.chunks)
+    assert receipts == [200] * 3
+    first_receipt = Receipt.parse(
+        await (await relay.post(chunk_url(device_identity, genuine), data=genuine.chunks[0])).read()
+    )
+    while now_ms() <= first_receipt.received_ms:  # the relay's clock moves on (< 1 ms)
+        pass
+    # uploaded later, but its header claims it was made a day earlier
+    backdated = seal_recording(
+        device_identity, recipient, [10], created_ms=first_receipt.received_ms - 86_400_000
+    )
+    await post_header(relay, backdated)
+    assert await post_chunks(relay, device_identity, backdated, backdated.chunks) == [200] * 3
+    token = await operator.mint_token(relay_settings, device_identity.public)
+    response = await relay.get(
+        f"/v1/devices/{device_identity.public}/recordings",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    listing = RecordingList.parse(await response.read())
+    entries = {e.recording_id: e for e in listing.recordings}
+    older, later = entries[genuine.recording_id.hex()], entries[backdated.recording_id.hex()]
+    assert older.received_ms == first_receipt.received_ms
+    assert later.received_ms is not None
+    assert later.received_ms > first_receipt.received_ms
+    assert later.created_ms is not None
+    assert older.created_ms is not None
+    assert later.created_ms < older.created_ms
+    remote = [RemoteRecording(e.recording_id, e.chunks, e.created_ms, e.last_time_ms,
+                              e.received_ms) for e in listing.recordings]  # fmt: skip
+    assert newest(remote).recording_id == backdated.recording_id.hex()

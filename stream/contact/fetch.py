@@ -28,6 +28,8 @@ class RemoteRecording:
     created_ms: int | None
     last_time_ms: int | None = None
     """Device clock of the latest chunk the relay holds (None from older relays)."""
+    received_ms: int | None = None
+    """The relay's clock when it received the first chunk it holds (None: unknown)."""
 
     @property
     def duration_s(self) -> float | None:
@@ -63,7 +65,7 @@ class RelayReader:
                     hint="check --relay (the relay's URL)",
                 ) from None
         return [
-            RemoteRecording(r.recording_id, r.chunks, r.created_ms, r.last_time_ms)
+            RemoteRecording(r.recording_id, r.chunks, r.created_ms, r.last_time_ms, r.received_ms)
             for r in listing.recordings
         ]
 
@@ -120,8 +122,9 @@ async def fetch_recording(
     device: DeviceKey,
     recording_id: str | None,
     output: Path,
-) -> tuple[RemoteRecording, Download]:
-    """Download recording_id, or the device's latest recording when None."""
+) -> tuple[RemoteRecording, Download, list[RemoteRecording]]:
+    """Download recording_id, or the device's latest recording when None (the one the
+    relay received last); with the other recordings the relay holds of the device."""
     try:
         async with aiohttp.ClientSession(timeout=client_timeout()) as session:
             reader = RelayReader(session, relay_url, token)
@@ -132,7 +135,7 @@ async def fetch_recording(
                         "the relay holds no recording of this device",
                         hint="check --device: the tg-device-… key of the phone that recorded",
                     )
-                chosen = max(listed, key=lambda r: r.created_ms or 0)
+                chosen = newest(listed)
             else:
                 matches = [r for r in listed if r.recording_id == recording_id.lower()]
                 if not matches:
@@ -141,9 +144,16 @@ async def fetch_recording(
                         hint="list them with: testigo fetch --list",
                     )
                 chosen = matches[0]
-            return chosen, await reader.download(device, chosen.recording_id, output)
+            others = [r for r in listed if r.recording_id != chosen.recording_id]
+            return chosen, await reader.download(device, chosen.recording_id, output), others
     except (aiohttp.ClientError, OSError) as error:
         raise _unreachable(relay_url, error) from None
+
+
+def newest(recordings: list[RemoteRecording]) -> RemoteRecording:
+    """The recording the relay received most recently, by the relay's clock (a device's
+    clock, in its header, could say anything); the device's clock only breaks ties."""
+    return max(recordings, key=lambda r: (r.received_ms or 0, r.created_ms or 0))
 
 
 def _unreachable(relay_url: str, error: BaseException) -> TestigoError:

@@ -77,12 +77,14 @@ class HeaderAccepted:
 class RecordingEntry:
     """One recording in GET /v1/devices/{device}/recordings. created_ms is the device's
     claim in the header (None when the relay has lost the header), last_time_ms the
-    device clock of the highest-index chunk held (None when it holds none)."""
+    device clock of the highest-index chunk held, received_ms the relay's own clock when
+    it received the lowest-index chunk it holds (both None when it holds none)."""
 
     recording_id: str
     chunks: int
     created_ms: int | None
     last_time_ms: int | None = None
+    received_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class RecordingList:
                 "chunks": r.chunks,
                 "created_ms": r.created_ms,
                 "last_time_ms": r.last_time_ms,
+                "received_ms": r.received_ms,
             }
             for r in self.recordings
         ]
@@ -114,6 +117,7 @@ class RecordingList:
                     _field(item, "chunks", int, what),
                     _optional(item, "created_ms", what),
                     _optional(item, "last_time_ms", what),
+                    _optional(item, "received_ms", what),
                 )
             )
         return cls(tuple(entries))
