@@ -116,15 +116,15 @@ class Ingest:
             raise RelayError(ErrorCode.UNSUPPORTED_VERSION, f"header: {error}") from None
         except MalformedError as error:
             raise RelayError(ErrorCode.MALFORMED, f"header: {error}") from None
+        try:  # the signature first: only the device key's holder learns if it is enrolled
+            verifier = RecordingVerifier(header)
+        except TamperedError:
+            raise RelayError(ErrorCode.BAD_HEADER, "the header failed authentication") from None
         if not await self._enrolled(header.device_key):
             log_event(logging.WARNING, "header.unknown_device", recording=header.recording_id.hex())
             raise RelayError(
                 ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay (or revoked)"
             )
-        try:
-            verifier = RecordingVerifier(header)
-        except TamperedError:
-            raise RelayError(ErrorCode.BAD_HEADER, "the header failed authentication") from None
         accepted = AcceptedRecording(header, verifier)
         result = await self._store(
             self._storage.put_header(header.device_key, header.recording_id, data)

@@ -486,3 +486,36 @@ async def test_the_listing_orders_by_the_relays_clock_not_the_devices(
     remote = [RemoteRecording(e.recording_id, e.chunks, e.created_ms, e.last_time_ms,
                               e.received_ms) for e in listing.recordings]  # fmt: skip
     assert newest(remote).recording_id == backdated.recording_id.hex()
+
+
+async def test_a_forged_header_does_not_tell_whether_a_device_is_enrolled(
+    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+) -> None:
+    """A stranger who knows only device keys (not their secrets) sends headers in their
+    names: the answer is the same for an enrolled device as for an unknown one."""
+    stranger = DeviceIdentity.generate()  # not enrolled
+    answers = []
+    for device in (device_identity, stranger):
+        genuine = seal_recording(device, recipient, [])
+        forged = bytearray(genuine.header)
+        forged[-1] ^= 1  # the signature no longer verifies
+        response = await relay.post("/v1/headers", data=bytes(forged))
+        answers.append((await error_of(response), response.headers.get("Content-Length")))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == (422, "bad_header")
+    # with the device's own key, an unknown device learns that it is unknown
+    unknown = seal_recording(stranger, recipient, [])
+    response = await relay.post("/v1/headers", data=unknown.header)
+    assert await error_of(response) == (403, "unknown_device")
+
+
+async def test_an_unknown_device_and_a_wrong_token_read_the_same(
+    relay: Client, device_identity: DeviceIdentity
+) -> None:
+    wrong = {"Authorization": "Bearer tg-token-" + "a" * 52}
+    answers = []
+    for device in (device_identity.public, DeviceIdentity.generate().public):
+        response = await relay.get(f"/v1/devices/{device}/recordings", headers=wrong)
+        answers.append((response.status, await response.read()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 401
