@@ -98,5 +98,6 @@ def create_app(
     app.cleanup_ctx.append(resources)
     app.on_shutdown.append(close_connections)
     app.middlewares.append(http_api.error_middleware)
+    app.on_response_prepare.append(http_api.no_banner)
     app.add_routes(http_api.route_table())
     return app

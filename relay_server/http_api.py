@@ -7,6 +7,7 @@ docs/PROTOCOL.md sections 3.1, 4, 6, 10 and 12.
 import asyncio
 import contextlib
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from relay_server.errors import StorageError
 from relay_server.live import HubFull, LiveHub, Viewer
+from relay_server.logs import log_event
 from relay_server.state import (
     ENROLLMENT,
     INGEST,
@@ -51,6 +53,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RelayError as error:
         return error_response(error)
+    except ConnectionError:  # the client went away mid-request: ordinary, and quiet
+        route = request.match_info.route.resource
+        log_event(logging.INFO, "http.client_gone", route=route.canonical if route else "unknown")
+        return web.Response(status=499)
+
+
+async def no_banner(_request: web.Request, response: web.StreamResponse) -> None:
+    """No software or version in answers: nothing to fingerprint the relay by."""
+    response.headers["Server"] = "testigo"
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:

@@ -4,7 +4,9 @@ Callers pass only what is safe to log: recording ids, indices, device fingerprin
 error names, sizes. Never keys, tokens, locations or plaintext.
 """
 
+import ipaddress
 import logging
+import re
 
 LOGGER_NAME = "testigo.relay"
 LogValue = str | int | float | bool | None
@@ -28,10 +30,59 @@ def log_event(level: int, event: str, **fields: LogValue) -> None:
         logger.log(level, format_event(event, fields))
 
 
+_CANDIDATE = re.compile(r"\[?[0-9A-Fa-f:.]{3,}(?:%[\w.]+)?\]?(?::\d+)?")
+
+
+def _is_address(text: str) -> bool:
+    bare = text.rstrip(".")
+    if bare.startswith("["):  # [v6]:port
+        bare = bare[1:].split("]", 1)[0]
+    candidates = [bare]
+    if bare.count(":") == 1:  # v4:port
+        candidates.append(bare.split(":", 1)[0])
+    for candidate in candidates:
+        try:
+            ipaddress.ip_address(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def scrub_addresses(text: str) -> str:
+    """text with every IPv4 or IPv6 address (with or without a port) as `<address>`."""
+    return _CANDIDATE.sub(lambda m: "<address>" if _is_address(m.group(0)) else m.group(0), text)
+
+
+class Private(logging.Filter):
+    """What leaves the relay's logs: no client address, no library traceback.
+
+    Libraries (aiohttp's server, aiortc, aioice) log peers' addresses and tracebacks
+    that carry them; their records become one `event=library.<name>` line with only the
+    exception's type. Every message is also scrubbed of anything shaped like an address.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(LOGGER_NAME):
+            error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else None
+            record.msg = format_event(f"library.{record.name}", {"error": error})
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+            record.stack_info = None
+        message = record.getMessage()
+        scrubbed = scrub_addresses(message)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, ()
+        return True
+
+
 def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(Private())
     # aiortc/aioice log ICE candidates, i.e. client IP addresses (a location): keep them out.
     for name in ("aioice", "aiortc"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))

@@ -155,6 +155,12 @@ class Settings:
         minimum=0.1,
         maximum=86400,
     )
+    webrtc_open_seconds: float = _setting(
+        10.0,
+        "Close a WebRTC connection that has not opened its testigo/v1 data channel by then.",
+        minimum=0.1,
+        maximum=600,
+    )
     header_cache_size: int = _setting(
         4096, "Accepted headers kept in memory for the HTTPS fallback.", minimum=1
     )

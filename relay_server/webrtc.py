@@ -7,7 +7,7 @@ bounded; past the bound the session is closed with `overloaded`.
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 
 from aiortc import (
@@ -210,6 +210,26 @@ class ChannelSession:
             self._channel.remove_listener("bufferedamountlow", low)
 
 
+MAX_OFFER_CANDIDATES = 32
+
+
+def check_offer(sdp: str) -> None:
+    """Refuse, before any WebRTC work, an offer that cannot be a testigo/v1 client's: it
+    must offer a data channel (`m=application … webrtc-datachannel`, or the older
+    `DTLS/SCTP`), nothing else, and at most MAX_OFFER_CANDIDATES ICE candidates."""
+    media = [line for line in sdp.splitlines() if line.startswith("m=")]
+    if not media:
+        raise RelayError(ErrorCode.MALFORMED, "the offer has no data channel")
+    for line in media:
+        if not line.startswith("m=application ") or not (
+            "webrtc-datachannel" in line or "DTLS/SCTP" in line
+        ):
+            raise RelayError(ErrorCode.MALFORMED, "the offer holds more than a data channel")
+    candidates = sum(1 for line in sdp.splitlines() if line.startswith("a=candidate:"))
+    if candidates > MAX_OFFER_CANDIDATES:
+        raise RelayError(ErrorCode.MALFORMED, "the offer holds too many ICE candidates")
+
+
 class WebRTCSessions:
     """Every live peer connection, under `max_webrtc_sessions`."""
 
@@ -218,6 +238,9 @@ class WebRTCSessions:
         self._settings = settings
         self._metrics = metrics
         self._connections: set[RTCPeerConnection] = set()
+        self._opened: set[RTCPeerConnection] = set()  # its testigo/v1 channel is open
+        self._deadlines: dict[RTCPeerConnection, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._sessions: set[ChannelSession] = set()
         self._closing = False
 
@@ -227,13 +250,18 @@ class WebRTCSessions:
     async def answer(self, sdp: str, kind: str) -> Answer:
         if self._closing:
             raise RelayError(ErrorCode.BUSY, "the relay is shutting down; use the HTTPS path")
-        if len(self._connections) >= self._settings.max_webrtc_sessions:
-            raise RelayError(ErrorCode.BUSY, "relay busy, use the HTTPS path")
         if kind != "offer":
             raise RelayError(ErrorCode.MALFORMED, "expected an SDP offer")
+        check_offer(sdp)
+        if len(self._connections) >= self._settings.max_webrtc_sessions:
+            raise RelayError(ErrorCode.BUSY, "relay busy, use the HTTPS path")
         connection = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(self._settings)))
         self._connections.add(connection)
         self._metrics.webrtc_sessions = len(self._connections)
+        self._deadlines[connection] = asyncio.get_running_loop().call_later(
+            self._settings.webrtc_open_seconds,
+            lambda: self._spawn(self._expire(connection)),
+        )
 
         @connection.on("datachannel")
         def on_datachannel(channel: RTCDataChannel) -> None:
@@ -247,17 +275,35 @@ class WebRTCSessions:
         try:
             await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type=kind))
             await connection.setLocalDescription(await connection.createAnswer())
-        except (ValueError, RuntimeError, AttributeError, IndexError) as error:
+        except Exception as error:  # whatever a junk offer breaks, the slot is freed
             await self._drop(connection)
-            raise RelayError(ErrorCode.MALFORMED, f"unusable SDP offer: {error}") from None
+            reason = str(error) or type(error).__name__
+            raise RelayError(ErrorCode.MALFORMED, f"unusable SDP offer: {reason}") from None
+        except BaseException:
+            await self._drop(connection)
+            raise
         local = connection.localDescription
         return Answer(sdp=str(local.sdp), type=str(local.type))
 
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _expire(self, connection: RTCPeerConnection) -> None:
+        """A connection that has not opened its channel in time gives its slot back."""
+        if connection in self._connections and connection not in self._opened:
+            log_event(logging.INFO, "webrtc.open_timeout")
+            await self._drop(connection)
+
     def _open_channel(self, connection: RTCPeerConnection, channel: RTCDataChannel) -> None:
         label = getattr(channel, "label", "")
-        if label != CHANNEL_LABEL:
+        if label != CHANNEL_LABEL or connection in self._opened:
+            log_event(logging.INFO, "webrtc.unexpected_channel")
             channel.close()
+            self._spawn(self._drop(connection))
             return
+        self._opened.add(connection)
 
         async def finished() -> None:
             self._sessions.discard(session)
@@ -267,6 +313,10 @@ class WebRTCSessions:
         self._sessions.add(session)
 
     async def _drop(self, connection: RTCPeerConnection) -> None:
+        deadline = self._deadlines.pop(connection, None)
+        if deadline is not None:
+            deadline.cancel()
+        self._opened.discard(connection)
         if connection in self._connections:
             self._connections.discard(connection)
             self._metrics.webrtc_sessions = len(self._connections)

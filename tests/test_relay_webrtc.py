@@ -1,6 +1,9 @@
 """WebRTC ingest with a real aiortc peer over loopback against the real relay app."""
 
+import asyncio
+
 import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from relay_server.settings import Settings
 from relay_server.state import SESSIONS
@@ -8,7 +11,7 @@ from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
 from tests.relay_fixtures import Client, StartRelay, forged_chunk, seal_recording
 from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity, RelayKey
 from vault.receipts import Receipt
-from vault.wire.datachannel import ChunkFrame, ErrorMessage, ReceiptMessage
+from vault.wire.datachannel import CHANNEL_LABEL, ChunkFrame, ErrorMessage, ReceiptMessage
 from vault.wire.errors import ErrorCode
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(120)]
@@ -165,3 +168,86 @@ async def test_busy_relay_refuses_new_sessions_and_shutdown_closes_them(
             await channel.receive()
     finally:
         await channel.close()
+
+
+# -- admission: junk cannot hold WebRTC (PROTOCOL.md §3.1) --
+
+CANDIDATE = "a=candidate:1 1 udp 2130706431 127.0.0.1 {port} typ host"
+
+
+async def real_offer(label: str = CHANNEL_LABEL) -> tuple[RTCPeerConnection, str]:
+    """A genuine aiortc offer with one data channel (its connection is the caller's)."""
+    connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    connection.createDataChannel(label)
+    await connection.setLocalDescription(await connection.createOffer())
+    return connection, connection.localDescription.sdp
+
+
+async def wait_for_slots(client: Client, count: int) -> None:
+    """Until the relay holds count WebRTC connections (polled, with a deadline)."""
+    async with asyncio.timeout(30):
+        while len(client.app[SESSIONS]) != count:
+            await asyncio.sleep(0.02)  # polling the relay's state, not a timing guess
+
+
+async def test_offers_that_are_not_a_data_channel_take_no_slot(start_relay: StartRelay) -> None:
+    client = await start_relay()
+    connection, genuine = await real_offer()
+    await connection.close()
+    head, _, rest = genuine.partition("m=application")
+    junk = {
+        "no media": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n",
+        "audio": genuine.replace("m=application", "m=audio", 1),
+        "audio as well": genuine + "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\n",
+        "too many candidates": head
+        + "m=application"
+        + rest
+        + "".join(CANDIDATE.format(port=1000 + i) + "\r\n" for i in range(40)),
+        "garbage": "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n\x00\x01",
+    }
+    for name, sdp in junk.items():
+        response = await client.post("/v1/webrtc/offer", json={"sdp": sdp, "type": "offer"})
+        assert response.status == 400, name
+        assert (await response.json())["error"]["name"] == "malformed", name
+        assert len(client.app[SESSIONS]) == 0, name
+
+
+async def test_connections_that_never_open_their_channel_give_their_slots_back(
+    start_relay: StartRelay,
+    relay_settings: Settings,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    settings = relay_settings.replace(max_webrtc_sessions=2, webrtc_open_seconds=0.5)
+    client = await start_relay(settings)
+    abandoned = []
+    for _ in range(2):  # offers whose answers are never used: the attacker walks away
+        connection, sdp = await real_offer()
+        abandoned.append(connection)
+        response = await client.post("/v1/webrtc/offer", json={"sdp": sdp, "type": "offer"})
+        assert response.status == 200
+    refused = await client.post("/v1/webrtc/offer", json={"sdp": sdp, "type": "offer"})
+    assert refused.status == 503  # all slots held, for now
+    await wait_for_slots(client, 0)
+    for connection in abandoned:
+        await connection.close()
+    channel = await DataChannelClient.connect(signaling(client))  # a genuine device gets in
+    try:
+        recording = seal_recording(device_identity, recipient, [10])
+        assert await channel.hello(recording.header) == []
+        answers = await channel.upload(list(enumerate(recording.chunks)))
+        assert all(isinstance(a, ReceiptMessage) for a in answers)
+    finally:
+        await channel.close()
+
+
+async def test_a_channel_with_another_label_loses_its_connection(start_relay: StartRelay) -> None:
+    client = await start_relay()
+    connection, sdp = await real_offer("not-testigo")
+    try:
+        response = await client.post("/v1/webrtc/offer", json={"sdp": sdp, "type": "offer"})
+        answer = await response.json()
+        await connection.setRemoteDescription(RTCSessionDescription(**answer))
+        await wait_for_slots(client, 0)
+    finally:
+        await connection.close()
