@@ -22,6 +22,7 @@ from stream.terminal.options import (
     home_option,
     https_only_option,
     identity_option,
+    insecure_option,
     json_option,
     no_passphrase_option,
     output_option,
@@ -101,6 +102,17 @@ def refuse_existing(path: Path, what: str = "files") -> None:
 
 def load_recipient_identity(path: Path, passphrase_fd: int | None) -> RecipientIdentity:
     return RecipientIdentity.load(path, existing_passphrase(passphrase_fd, str(path)))
+
+
+def _refuse_token_in_clear(relay_url: str, insecure: bool) -> None:
+    from stream.relay_http import crosses_the_network_in_clear
+
+    if crosses_the_network_in_clear(relay_url) and not insecure:
+        fail(
+            f"{relay_url} is plain http://: the token would cross the network unencrypted",
+            "use the relay's https:// URL (only on a network you trust: --insecure)",
+            EXIT_USAGE,
+        )
 
 
 def _capability_token(token_fd: int | None) -> str:
@@ -623,6 +635,7 @@ def _started(created_ms: int | None) -> str | None:
 @output_option("Where to save the recording (its receipts go to OUTPUT.receipts).", required=False)
 @click.option("--list", "list_only", is_flag=True, help="Only list the device's recordings.")
 @token_fd_option
+@insecure_option
 @json_option
 def fetch(
     relay_url: str,
@@ -631,6 +644,7 @@ def fetch(
     output: Path | None,
     list_only: bool,
     token_fd: int | None,
+    insecure: bool,
     as_json: bool,
 ) -> None:
     """Download a sealed recording and its receipts from a relay (for lawyers)."""
@@ -642,6 +656,7 @@ def fetch(
         fail("-o/--output is needed to save the recording", "e.g. -o evidence.tgr", EXIT_USAGE)
     if output is not None:
         refuse_existing(output)
+    _refuse_token_in_clear(relay_url, insecure)
     token = _capability_token(token_fd)
     if list_only:
         remotes = asyncio.run(list_remote(relay_url, token, device))
@@ -707,6 +722,7 @@ def _check_new_file(path: Path) -> None:
 @click.option("--once", is_flag=True, help="Stop after one recording ends.")
 @click.option("--show-location", is_flag=True, help="Print location updates (sensitive).")
 @token_fd_option
+@insecure_option
 @passphrase_fd_option
 def watch(
     relay_url: str,
@@ -716,6 +732,7 @@ def watch(
     once: bool,
     show_location: bool,
     token_fd: int | None,
+    insecure: bool,
     passphrase_fd: int | None,
 ) -> None:
     """Watch a device's recordings live: wait for the next one (or join one in progress)."""
@@ -726,6 +743,7 @@ def watch(
 
     if output is not None:
         _check_new_file(output)
+    _refuse_token_in_clear(relay_url, insecure)
     token = _capability_token(token_fd)
     opener = load_recipient_identity(identity, passphrase_fd)
 

@@ -7,13 +7,30 @@ limited to `CONNECT_TIMEOUT_S`, and a relay that sends nothing for `READ_TIMEOUT
 while a request is open counts as gone.
 """
 
+import ipaddress
 import os
 from typing import Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
 CONNECT_TIMEOUT_S: Final = 10.0
 READ_TIMEOUT_S: Final = 30.0
+
+
+def crosses_the_network_in_clear(url: str) -> bool:
+    """Whether a request to url would travel unencrypted off this machine (http:// to
+    anything but loopback)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
 
 
 def client_timeout() -> aiohttp.ClientTimeout:

@@ -112,6 +112,29 @@ def test_a_web_server_that_is_no_relay_is_named_so(web_server: str, device_text:
     assert "try again later" not in result.stderr
 
 
+@pytest.mark.parametrize("command", ["fetch", "watch"])
+def test_a_token_is_not_sent_in_clear_across_the_network(
+    command: str, device_text: str, tmp_path: Path
+) -> None:
+    extra = ["--list"] if command == "fetch" else ["--identity", str(tmp_path / "none.key")]
+    result = cli_run(
+        command, "--relay", "http://relay.example:8080", "--device", device_text, *extra,
+        env={"TESTIGO_TOKEN": "tg-token-whatever"},
+    )  # fmt: skip
+    assert_refused(result, 2, "the token would cross the network unencrypted", "https://")
+
+
+def test_plain_http_is_fine_on_this_machine() -> None:
+    from stream.relay_http import crosses_the_network_in_clear as in_clear
+
+    assert not in_clear("http://127.0.0.1:8080")
+    assert not in_clear("http://[::1]:8080")
+    assert not in_clear("http://localhost:8080")
+    assert not in_clear("https://relay.example")
+    assert in_clear("http://relay.example")
+    assert in_clear("http://10.0.0.2:8080")  # a LAN is a network too
+
+
 class Listing(FakeServer):
     status = 200
     content_type = "application/json"

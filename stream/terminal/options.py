@@ -48,6 +48,12 @@ json_option = click.option(
 no_passphrase_option = click.option(
     "--no-passphrase", is_flag=True, help="Store the key unprotected (tests, demos)."
 )
+insecure_option = click.option(
+    "--insecure",
+    is_flag=True,
+    help="Allow sending the token over plain http:// to another machine (never do it "
+    "on a network you do not control).",
+)
 https_only_option = click.option(
     "--https-only", is_flag=True, help="Do not try WebRTC (UDP blocked)."
 )
