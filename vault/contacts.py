@@ -129,4 +129,6 @@ class ContactBook:
             ],
         }
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_file_atomically(self.path, (json.dumps(document, indent=2) + "\n").encode())
+        write_file_atomically(
+            self.path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600
+        )

@@ -6,13 +6,12 @@ times, so a gap stays a gap in time instead of breaking the file.
 """
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from vault.archive import ProgressCallback, verify_file
-from vault.atomic import fsync_directory, write_file_atomically
+from vault.atomic import atomic_writer, write_file_atomically
 from vault.format import Chunk, ChunkKind
 from vault.identity import RecipientIdentity
 from vault.verify import VerifyReport, parse_metadata
@@ -30,12 +29,11 @@ class DecryptResult:
 
 
 class _MediaOutput:
-    """Writes plaintexts to a temporary file that becomes `path` only when complete."""
+    """Writes the media plaintexts to media (a file that becomes the output only when
+    complete: vault.atomic.atomic_writer) and keeps the metadata."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.temporary = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        self._media: BinaryIO = self.temporary.open("wb")
+    def __init__(self, media: BinaryIO) -> None:
+        self._media = media
         self.metadata: list[dict[str, object]] = []
         self.media_bytes = 0
         self.fragments = 0
@@ -64,17 +62,6 @@ class _MediaOutput:
         self._media.write(plaintext)
         self.media_bytes += len(plaintext)
 
-    def commit(self) -> None:
-        self._media.flush()
-        os.fsync(self._media.fileno())
-        self._media.close()
-        os.replace(self.temporary, self.path)
-        fsync_directory(self.path.parent)
-
-    def abort(self) -> None:
-        self._media.close()
-        self.temporary.unlink(missing_ok=True)
-
 
 def sidecar_path(media_path: Path, suffix: str) -> Path:
     return media_path.with_name(media_path.stem + suffix)
@@ -88,20 +75,18 @@ def decrypt_recording(
     progress: ProgressCallback | None = None,
 ) -> DecryptResult:
     """Open every valid chunk of recording; write media, metadata and the report."""
-    output = _MediaOutput(media_path)
-    try:
+    # Plaintext evidence (and locations, in the metadata): readable by its owner only.
+    with atomic_writer(media_path, mode=0o600) as media:
+        output = _MediaOutput(media)
         report = verify_file(recording, identities, sink=output, progress=progress)
-    except BaseException:
-        output.abort()
-        raise
-    output.commit()
     metadata_path = None
     if output.metadata:
         metadata_path = sidecar_path(media_path, ".metadata.jsonl")
         lines = "".join(json.dumps(entry) + "\n" for entry in output.metadata)
-        write_file_atomically(metadata_path, lines.encode())
+        write_file_atomically(metadata_path, lines.encode(), mode=0o600)
     report_path = sidecar_path(media_path, ".report.json")
-    write_file_atomically(report_path, (json.dumps(report.to_json(), indent=2) + "\n").encode())
+    report_text = (json.dumps(report.to_json(), indent=2) + "\n").encode()
+    write_file_atomically(report_path, report_text, mode=0o600)
     return DecryptResult(
         report=report,
         media_path=media_path,

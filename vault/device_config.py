@@ -47,4 +47,4 @@ class DeviceConfig:
             "relay_key": str(self.relay_key),
         }
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode())
+        write_file_atomically(path, (json.dumps(document, indent=2) + "\n").encode(), mode=0o600)

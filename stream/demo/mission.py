@@ -113,6 +113,11 @@ def run_demo(workdir: Path, echo: Echo = print) -> None:
             demo.run(["keygen", "--role", "device", "-o", "phone/device.key", "--no-passphrase"])
         )
     )
+    demo.echo(
+        "  WARNING: this demo's device and contact keys have NO passphrase, so that it runs\n"
+        "  unattended. Anyone who can read demo-out/ can sign as this phone or open Ana's\n"
+        "  recordings. Never use them for real; a real device key gets a passphrase."
+    )
     contact = _public_key(
         demo.run(["keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase"])
     )
