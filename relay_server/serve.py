@@ -13,9 +13,11 @@ from pathlib import Path
 from aiohttp import web
 
 from relay_server.app import create_app, load_relay_identity
+from relay_server.errors import StorageError
 from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
 from relay_server.settings import Settings
+from relay_server.state import STORAGE
 from vault.errors import TestigoError
 from vault.identity import PassphraseSource
 
@@ -24,7 +26,16 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
     relay = load_relay_identity(Path(settings.relay_key), passphrase)
     app = create_app(settings, relay=relay)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
+    await runner.setup()  # opens the storage (the app's cleanup context)
+    try:
+        await app[STORAGE].check()  # before saying it listens: a receipt must mean stored
+    except StorageError as error:
+        await runner.cleanup()
+        raise TestigoError(
+            f"the storage does not work: {error}",
+            hint="check --storage (the directory's permissions and free space, or the S3 "
+            "endpoint, bucket and credentials)",
+        ) from None
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
     addresses = runner.addresses

@@ -377,3 +377,15 @@ def test_relay_serve_reads_its_passphrase_from_a_descriptor(tmp_path: Path) -> N
     assert "testigo: error: cannot listen on 256.0.0.1" in right.stderr
     assert "hint: --host must be an address of this machine" in right.stderr
     assert "--port" not in right.stderr
+
+
+def test_relay_serve_checks_its_storage_before_it_says_it_listens(tmp_path: Path) -> None:
+    key_file(tmp_path / "relay.key", Role.RELAY)
+    (tmp_path / "storage").mkdir()
+    (tmp_path / "storage" / "relay").write_text("a file where the relay keeps a directory")
+    done = serve_relay(tmp_path, passphrase=None)
+    assert done.returncode == 1, done.stderr
+    assert "relay listening" not in done.stdout
+    assert "testigo: error: the storage does not work" in done.stderr
+    assert "hint: check --storage" in done.stderr
+    assert "Traceback" not in done.stderr

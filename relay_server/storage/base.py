@@ -9,16 +9,20 @@ blocking call runs on the storage's own thread pool.
 import asyncio
 import functools
 import re
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import Final, ParamSpec, Protocol, TypeVar
 
+from relay_server.errors import StorageError
+
 _R = TypeVar("_R")
 _P = ParamSpec("_P")
 KEY_PATTERN: Final = re.compile(r"^[0-9a-z][0-9a-z._-]*(/[0-9a-z][0-9a-z._-]*)*$")
 INDEX_DIGITS: Final = 10
+PROBE_KEY: Final = "relay/storage-check"  # rewritten at each start by `check`
 
 
 class PutResult(StrEnum):
@@ -60,6 +64,11 @@ class Storage(Protocol):
     async def write_device_record(self, device: bytes, data: bytes) -> None: ...
 
     async def read_device_record(self, device: bytes) -> bytes | None: ...
+
+    async def check(self) -> None:
+        """Write, read back and compare a small object: StorageError if storage cannot
+        keep what the relay will acknowledge (checked before the relay says it listens)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -179,6 +188,12 @@ class BlobStorage(ABC):
 
     async def read_device_record(self, device: bytes) -> bytes | None:
         return await self._read(f"devices/{device.hex()}.json")
+
+    async def check(self) -> None:
+        probe = secrets.token_bytes(16)
+        await self._run(self._replace, PROBE_KEY, probe)
+        if await self._read(PROBE_KEY) != probe:
+            raise StorageError("storage did not give back what was just written to it")
 
     async def close(self) -> None:
         self._executor.shutdown(wait=True)
