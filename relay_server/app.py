@@ -101,3 +101,12 @@ def create_app(
     app.on_response_prepare.append(http_api.no_banner)
     app.add_routes(http_api.route_table())
     return app
+
+
+def create_metrics_app(relay_app: web.Application) -> web.Application:
+    """The app of the metrics listener: /metrics (and /healthz) of relay_app's counters."""
+    app = web.Application()
+    app[METRICS] = relay_app[METRICS]
+    app.on_response_prepare.append(http_api.no_banner)
+    app.add_routes(http_api.metrics_route_table())
+    return app

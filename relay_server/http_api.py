@@ -327,6 +327,13 @@ def route_table() -> list[web.RouteDef]:
         web.get(routes.ARCHIVE.template, download_archive),
         web.get(routes.RECEIPTS.template, download_receipts),
         web.get(routes.LIVE.template, live),
+        web.get(routes.HEALTHZ.template, healthz),
+    ]
+
+
+def metrics_route_table() -> list[web.RouteDef]:
+    """The operator's listener (metrics_listen): never on the public one."""
+    return [
         web.get(routes.METRICS.template, metrics),
         web.get(routes.HEALTHZ.template, healthz),
     ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from relay_server.app import create_app, load_relay_identity
+from relay_server.app import create_app, create_metrics_app, load_relay_identity
 from relay_server.errors import StorageError
 from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
@@ -38,6 +38,14 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
         ) from None
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    try:
+        metrics_runner = await _start_metrics(app, settings)
+    except OSError as error:
+        await runner.cleanup()
+        raise TestigoError(
+            f"cannot serve metrics on {settings.metrics_listen}: {error.strerror or error}",
+            hint="set metrics_listen to a free HOST:PORT of this machine, or leave it empty",
+        ) from None
     addresses = runner.addresses
     host, port = addresses[0][0], addresses[0][1]
     print(f"relay listening on http://{host}:{port} (relay key {relay.public})", flush=True)
@@ -50,7 +58,21 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
         await stop.wait()
     finally:
         log_event(20, "relay.stopping")
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         await runner.cleanup()
+
+
+async def _start_metrics(app: web.Application, settings: Settings) -> web.AppRunner | None:
+    """The operator's /metrics listener, when metrics_listen asks for one."""
+    address = settings.metrics_address
+    if address is None:
+        return None
+    runner = web.AppRunner(create_metrics_app(app), handle_signals=False, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, *address).start()
+    log_event(20, "relay.metrics_listening", port=address[1])
+    return runner
 
 
 def serve(settings: Settings, passphrase: PassphraseSource | None = None) -> None:

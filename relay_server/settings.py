@@ -98,6 +98,11 @@ class Settings:
         "Address to listen on; WebRTC offers only this address too, unless it is 0.0.0.0 or ::.",
     )
     port: int = _setting(8080, "TCP port to listen on.", minimum=0, maximum=65535)
+    metrics_listen: str = _setting(
+        "",
+        "HOST:PORT where /metrics is served, apart from the public listener (e.g. "
+        "127.0.0.1:9464); empty: nowhere. Counters tell when someone is recording.",
+    )
     storage: str = _setting(
         "relay-data", "Where recordings are kept: a directory path, or `s3://bucket/prefix`."
     )
@@ -223,6 +228,7 @@ class Settings:
             url = getattr(self, name)
             if url and not url.startswith(("http://", "https://")):
                 raise SettingsError(f"setting {name}: {url!r} is not an http(s):// URL")
+        self.metrics_address  # noqa: B018 - validates metrics_listen
         for url in self.ice_server_urls:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise SettingsError(f"setting ice_servers: {url!r} is not a stun:/turn: URL")
@@ -265,6 +271,17 @@ class Settings:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """(host, port) of the metrics listener, or None when there is none."""
+        if not self.metrics_listen:
+            return None
+        host, _, port = self.metrics_listen.strip("[").rpartition(":")
+        host = host.rstrip("]")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(f"setting metrics_listen: {self.metrics_listen!r} is not HOST:PORT")
+        return host, int(port)
 
     @property
     def ice_server_urls(self) -> tuple[str, ...]:

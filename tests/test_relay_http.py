@@ -12,7 +12,7 @@ import pytest_asyncio
 from aiohttp import ClientResponse
 
 from relay_server import operator
-from relay_server.app import create_app
+from relay_server.app import create_app, create_metrics_app
 from relay_server.ingest import now_ms
 from relay_server.settings import Settings
 from stream.contact.fetch import RemoteRecording, newest
@@ -295,7 +295,10 @@ async def test_reading_needs_the_devices_token(
 
 
 async def test_metrics_and_health(
-    relay: Client, device_identity: DeviceIdentity, recipient: RecipientIdentity
+    relay: Client,
+    aiohttp_client: MakeClient,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
 ) -> None:
     assert await (await relay.get("/healthz")).text() == "ok\n"
     recording = seal_recording(device_identity, recipient, [10])
@@ -303,7 +306,10 @@ async def test_metrics_and_health(
     await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
     await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
     await relay.post(chunk_url(device_identity, recording), data=b"junk")
-    text = await (await relay.get("/metrics")).text()
+    # counters tell when someone records: not on the public listener
+    assert (await relay.get("/metrics")).status == 404
+    operator_side = await aiohttp_client(create_metrics_app(relay.app))
+    text = await (await operator_side.get("/metrics")).text()
     assert 'testigo_relay_chunks_stored_total{duplicate="0"} 1' in text
     assert 'testigo_relay_chunks_stored_total{duplicate="1"} 1' in text
     assert f"testigo_relay_bytes_stored_total {len(recording.chunks[0])}" in text

@@ -6,7 +6,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from relay_server.settings import Settings
-from relay_server.state import SESSIONS
+from relay_server.state import METRICS, SESSIONS
 from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
 from tests.relay_fixtures import Client, StartRelay, forged_chunk, seal_recording
 from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity, RelayKey
@@ -160,7 +160,7 @@ async def test_busy_relay_refuses_new_sessions_and_shutdown_closes_them(
         assert len(client.app[SESSIONS]) == 1
         with pytest.raises(AssertionError, match="busy, use the HTTPS path"):
             await DataChannelClient.connect(signaling(client))
-        metrics = await (await client.get("/metrics")).text()
+        metrics = client.app[METRICS].render()
         assert "testigo_relay_webrtc_sessions 1" in metrics
         await client.app.shutdown()
         assert len(client.app[SESSIONS]) == 0
