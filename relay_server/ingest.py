@@ -94,6 +94,7 @@ class Ingest:
         self._clock_ms = clock_ms
         self._listeners = tuple(listeners)
         self._budget = HourlyBudget(settings.max_device_bytes_per_hour, clock_ms)
+        self._new_recordings = HourlyBudget(settings.max_recordings_per_hour, clock_ms)
         self._cache: OrderedDict[tuple[bytes, bytes], AcceptedRecording] = OrderedDict()
         self._bounds = RecordingBounds(storage, settings.header_cache_size)
 
@@ -126,6 +127,16 @@ class Ingest:
                 ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay (or revoked)"
             )
         accepted = AcceptedRecording(header, verifier)
+        known = await self._is_stored(accepted, data)
+        device = header.device_key
+        if not known and not self._new_recordings.allows(device, 1):
+            raise RelayError(
+                ErrorCode.RATE_LIMITED, "this device started too many recordings this hour"
+            )
+        if not known and not self._budget.allows(device, len(data)):
+            raise RelayError(
+                ErrorCode.RATE_LIMITED, "this device's hourly upload budget is used up"
+            )
         result = await self._store(
             self._storage.put_header(header.device_key, header.recording_id, data)
         )
@@ -137,6 +148,9 @@ class Ingest:
                 device=DeviceKey(header.device_key).fingerprint,
             )
             raise RelayError(ErrorCode.CONFLICT, "another header is stored for this recording")
+        if result is PutResult.STORED:
+            self._new_recordings.charge(device, 1)
+            self._budget.charge(device, len(data))
         log_event(
             logging.INFO,
             "header.accepted",
@@ -151,6 +165,17 @@ class Ingest:
             except Exception as error:  # a listener must never break ingest
                 log_event(logging.ERROR, "listener.failed", error=type(error).__name__)
         return accepted
+
+    async def _is_stored(self, accepted: AcceptedRecording, data: bytes) -> bool:
+        """Whether this very header is stored already (a device sending HELLO again):
+        it then costs nothing of the device's budgets."""
+        if (accepted.device, accepted.recording_id) in self._cache:
+            return True
+        try:
+            stored = await self._storage.read_header(accepted.device, accepted.recording_id)
+        except StorageError as error:
+            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+        return stored == data
 
     async def _enrolled(self, device: bytes) -> bool:
         try:

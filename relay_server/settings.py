@@ -140,7 +140,10 @@ class Settings:
         maximum=2**31,
     )
     max_device_bytes_per_hour: int = _setting(
-        2 * 1024**3, "Bytes one device may upload per clock hour.", minimum=1
+        2 * 1024**3, "Bytes one device may upload per clock hour, headers included.", minimum=1
+    )
+    max_recordings_per_hour: int = _setting(
+        120, "New recordings one device may start per clock hour.", minimum=1
     )
     max_webrtc_sessions: int = _setting(
         35,

@@ -232,7 +232,7 @@ async def test_limits_per_recording_and_per_device_hour(
     recipient: RecipientIdentity,
 ) -> None:
     recording = seal_recording(device_identity, recipient, [10, 10, 10])
-    budget = len(recording.chunks[0]) + len(recording.chunks[1])
+    budget = len(recording.header) + len(recording.chunks[0]) + len(recording.chunks[1])
     settings = relay_settings.replace(max_chunks_per_recording=3, max_device_bytes_per_hour=budget)
     client = await start_relay(settings)
     await post_header(client, recording)
@@ -525,3 +525,33 @@ async def test_an_unknown_device_and_a_wrong_token_read_the_same(
         answers.append((response.status, await response.read()))
     assert answers[0] == answers[1]
     assert answers[0][0] == 401
+
+
+async def test_new_recordings_per_hour_are_capped_but_a_header_again_is_free(
+    start_relay: StartRelay,
+    relay_settings: Settings,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    client = await start_relay(relay_settings.replace(max_recordings_per_hour=2))
+    first, second, third = (seal_recording(device_identity, recipient, []) for _ in range(3))
+    await post_header(client, first)
+    await post_header(client, second)
+    refused = await client.post("/v1/headers", data=third.header)
+    assert await error_of(refused) == (429, "rate_limited")
+    # the device carries on with the recordings it has: HELLO again costs nothing
+    await post_header(client, first)
+    await post_header(client, second)
+
+
+async def test_headers_count_against_the_hourly_byte_budget(
+    start_relay: StartRelay,
+    relay_settings: Settings,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    first, second = (seal_recording(device_identity, recipient, []) for _ in range(2))
+    client = await start_relay(relay_settings.replace(max_device_bytes_per_hour=len(first.header)))
+    await post_header(client, first)
+    refused = await client.post("/v1/headers", data=second.header)
+    assert await error_of(refused) == (429, "rate_limited")
