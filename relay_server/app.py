@@ -69,7 +69,12 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         backend = storage if storage is not None else open_storage(settings)
         enrollment = Enrollment(backend)
-        hub = LiveHub(queue_bytes=settings.live_queue_bytes, max_viewers=settings.max_live_viewers)
+        hub = LiveHub(
+            queue_bytes=settings.live_queue_bytes,
+            max_viewers=settings.max_live_viewers,
+            max_per_device=settings.max_live_viewers_per_device,
+            max_per_holder=settings.max_live_viewers_per_token,
+        )
         client = aiohttp.ClientSession()
         alerts = Alerts.from_environment(settings, enrollment, client)
         ingest = Ingest(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
+from relay_server.enrollment import parse_token, token_hash
 from relay_server.errors import StorageError
 from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.logs import log_event
@@ -162,6 +163,13 @@ async def authorized_device(request: web.Request) -> DeviceKey:
     return device
 
 
+def _token_id(request: web.Request) -> bytes:
+    """The stored form (hash) of the request's bearer token, checked before."""
+    token = request.headers.get("Authorization", "").partition(" ")[2]
+    raw = parse_token(token)
+    return token_hash(raw) if raw is not None else b""
+
+
 async def list_recordings(request: web.Request) -> web.Response:
     device = await authorized_device(request)
     storage = request.app[STORAGE]
@@ -277,7 +285,7 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[LIVE]
     await prime_live(hub, request.app[STORAGE], device.raw)
     try:
-        viewer = hub.subscribe(device.raw)
+        viewer = hub.subscribe(device.raw, holder=_token_id(request))
     except HubFull:
         request.app[METRICS].reject(ErrorCode.BUSY.wire_name)
         raise RelayError(ErrorCode.BUSY, "too many live viewers") from None

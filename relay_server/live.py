@@ -93,6 +93,7 @@ class Viewer:
 
     device: bytes
     max_bytes: int
+    holder: bytes = b""  # the hash of the token it was opened with
     _queue: deque[Outgoing] = field(default_factory=deque)
     _bytes: int = 0
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -191,11 +192,21 @@ class HubFull(Exception):
 class LiveHub:
     """The in-process fan-out of one relay; an `IngestListener`. See the module docstring."""
 
-    def __init__(self, *, queue_bytes: int, max_viewers: int) -> None:
+    def __init__(
+        self,
+        *,
+        queue_bytes: int,
+        max_viewers: int,
+        max_per_device: int | None = None,
+        max_per_holder: int | None = None,
+    ) -> None:
         self._queue_bytes = queue_bytes
         self._max_viewers = max_viewers
+        self._max_per_device = max_viewers if max_per_device is None else max_per_device
+        self._max_per_holder = max_viewers if max_per_holder is None else max_per_holder
         self._recordings: dict[bytes, LiveRecording] = {}
         self._viewers: dict[bytes, set[Viewer]] = {}
+        self._holders: dict[bytes, int] = {}  # viewers per token (by its hash)
         self._count = 0
         self.stats = LiveStats()
 
@@ -290,12 +301,19 @@ class LiveHub:
 
     # -- viewers --
 
-    def subscribe(self, device: bytes) -> Viewer:
-        """A new viewer of device, its queue primed with the recording in progress."""
-        if self._count >= self._max_viewers:
+    def subscribe(self, device: bytes, holder: bytes = b"") -> Viewer:
+        """A new viewer of device for the token holder (its hash), its queue primed with
+        the recording in progress. HubFull when the relay, the device or the token has
+        as many viewers as it may: one device's watchers cannot crowd out another's."""
+        if (
+            self._count >= self._max_viewers
+            or len(self._viewers.get(device, ())) >= self._max_per_device
+            or self._holders.get(holder, 0) >= self._max_per_holder
+        ):
             raise HubFull
-        viewer = Viewer(device, self._queue_bytes)
+        viewer = Viewer(device, self._queue_bytes, holder=holder)
         self._viewers.setdefault(device, set()).add(viewer)
+        self._holders[holder] = self._holders.get(holder, 0) + 1
         self._count += 1
         self.stats.viewers = self._count
         recording = self.current(device)
@@ -311,6 +329,11 @@ class LiveHub:
         viewers.discard(viewer)
         if not viewers:
             del self._viewers[viewer.device]
+        held = self._holders.get(viewer.holder, 0) - 1
+        if held > 0:
+            self._holders[viewer.holder] = held
+        else:
+            self._holders.pop(viewer.holder, None)
         self._count -= 1
         self.stats.viewers = self._count
         viewer.close()

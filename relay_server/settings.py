@@ -183,6 +183,12 @@ class Settings:
     max_live_viewers: int = _setting(
         100, "Concurrent live viewers (WebSockets); more get `busy`.", minimum=0, maximum=100_000
     )
+    max_live_viewers_per_device: int = _setting(
+        20, "Concurrent live viewers of one device; more get `busy`.", minimum=0, maximum=100_000
+    )
+    max_live_viewers_per_token: int = _setting(
+        4, "Concurrent live viewers with one read token; more get `busy`.", minimum=0
+    )
     public_url: str = _setting(
         "",
         "The relay's URL as contacts reach it (`testigo watch --relay URL`), used in alerts; "
