@@ -7,6 +7,7 @@ stands beside the device's time: independent evidence of when each chunk existed
 
 import statistics
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from vault.errors import MalformedError, TestigoError
@@ -24,6 +25,8 @@ class ReceiptReport:
     invalid: list[int] = field(default_factory=list)
     for_missing_chunks: list[int] = field(default_factory=list)
     delays_ms: list[int] = field(default_factory=list)
+    received_ms: dict[int, int] = field(default_factory=dict)  # index → the relay's clock
+    late_ms: dict[int, int] = field(default_factory=dict)  # index → how much later than usual
 
     @property
     def complete(self) -> bool:
@@ -37,6 +40,8 @@ class ReceiptReport:
             "invalid": self.invalid,
             "for_missing_chunks": self.for_missing_chunks,
             "relay_minus_device_ms": self.delay_summary(),
+            "received_ms": {str(i): t for i, t in sorted(self.received_ms.items())},
+            "late": [{"index": i, "later_than_usual_ms": t} for i, t in self.late_ms.items()],
         }
 
     def delay_summary(self) -> dict[str, float] | None:
@@ -61,13 +66,54 @@ class ReceiptReport:
                 f"  - receipts for chunk(s) absent from this file: "
                 f"{_indices(self.for_missing_chunks)} (the relay acknowledged them)"
             )
+        if self.received_ms:
+            first, last = min(self.received_ms), max(self.received_ms)
+            lines.append(
+                f"  received by the relay from {_utc(self.received_ms[first])} (chunk {first}) "
+                f"to {_utc(self.received_ms[last])} (chunk {last}), by the relay's clock"
+            )
         summary = self.delay_summary()
         if summary is not None:
             lines.append(
                 f"  relay time minus device time: median {summary['median'] / 1000:.2f} s "
                 f"(min {summary['min'] / 1000:.2f} s, max {summary['max'] / 1000:.2f} s)"
             )
+        for index, late in self.late_ms.items():
+            lines.append(
+                f"  - LATE: chunk {index} reached the relay {_duration(late)} later than the "
+                f"rest of the recording did (at {_utc(self.received_ms[index])}): it was not "
+                "sent while recording; whoever held the device key then could have made it"
+            )
         return "\n".join(lines)
+
+
+LATE_AFTER_MS = 60_000  # later than the recording's usual delay by this much: flagged
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def late_chunks(delays_ms: dict[int, int]) -> dict[int, int]:
+    """The chunks whose relay-minus-device delay exceeds the recording's median delay by
+    more than LATE_AFTER_MS, with by how much: sent long after they were sealed, unlike
+    the others (an end chunk added hours later, say). A recording uploaded late as a whole
+    (an offline spool) has large but even delays, and is not flagged."""
+    if len(delays_ms) < 2:
+        return {}
+    usual = statistics.median(delays_ms.values())
+    return {
+        index: int(delay - usual)
+        for index, delay in sorted(delays_ms.items())
+        if delay - usual > LATE_AFTER_MS
+    }
 
 
 def _indices(values: list[int]) -> str:
@@ -111,5 +157,11 @@ class ReceiptChecker:
             else:
                 report.receipted += 1
                 report.delays_ms.append(receipt.received_ms - device_time_ms)
+                report.received_ms[index] = receipt.received_ms
         report.for_missing_chunks = sorted(set(self._receipts) - set(self._chunks))
+        delays = {
+            index: report.received_ms[index] - self._chunks[index][2]
+            for index in report.received_ms
+        }
+        report.late_ms = late_chunks(delays)
         return report
