@@ -14,6 +14,7 @@ from aiohttp import web
 
 from relay_server import http_api
 from relay_server.alerts import Alerts
+from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
 from relay_server.ingest import Ingest
 from relay_server.live import LiveHub, LiveSockets
@@ -21,6 +22,7 @@ from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.state import (
     ALERTS,
+    CONNECTIONS,
     ENROLLMENT,
     INGEST,
     LIVE,
@@ -65,6 +67,11 @@ def create_app(
     app[METRICS] = Metrics()
     app[RELAY] = identity
     app[LIVE_SOCKETS] = LiveSockets()
+    app[CONNECTIONS] = ConnectionGuard(
+        max_connections=settings.max_connections,
+        max_per_address=settings.max_connections_per_address,
+        header_seconds=settings.request_header_seconds,
+    )
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         backend = storage if storage is not None else open_storage(settings)

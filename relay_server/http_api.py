@@ -19,6 +19,7 @@ from relay_server.errors import StorageError
 from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.logs import log_event
 from relay_server.state import (
+    CONNECTIONS,
     ENROLLMENT,
     INGEST,
     LIVE,
@@ -50,6 +51,8 @@ def error_response(error: RelayError) -> web.Response:
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    guard = request.app[CONNECTIONS]
+    guard.request_started(request.transport)
     try:
         return await handler(request)
     except RelayError as error:
@@ -58,6 +61,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         route = request.match_info.route.resource
         log_event(logging.INFO, "http.client_gone", route=route.canonical if route else "unknown")
         return web.Response(status=499)
+    finally:
+        guard.request_ended(request.transport)
 
 
 async def no_banner(_request: web.Request, response: web.StreamResponse) -> None:
@@ -72,7 +77,12 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     parts: list[bytes] = []
     size = 0
     while True:
-        part = await request.content.read(64 * 1024)
+        try:  # a minimum rate: a trickling body must not hold the connection for ever
+            async with asyncio.timeout(request.app[SETTINGS].body_read_seconds):
+                part = await request.content.read(64 * 1024)
+        except TimeoutError:
+            log_event(logging.INFO, "http.body_too_slow")
+            raise web.HTTPRequestTimeout() from None
         if not part:
             return b"".join(parts)
         size += len(part)

@@ -13,11 +13,12 @@ from pathlib import Path
 from aiohttp import web
 
 from relay_server.app import create_app, create_metrics_app, load_relay_identity
+from relay_server.connections import raise_open_file_limit
 from relay_server.errors import StorageError
 from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
 from relay_server.settings import Settings
-from relay_server.state import STORAGE
+from relay_server.state import CONNECTIONS, STORAGE
 from vault.errors import TestigoError
 from vault.identity import PassphraseSource
 
@@ -36,28 +37,31 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
             hint="check --storage (the directory's permissions and free space, or the S3 "
             "endpoint, bucket and credentials)",
         ) from None
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
+    loop = asyncio.get_running_loop()
+    assert runner.server is not None
+    listener = await loop.create_server(
+        app[CONNECTIONS].factory(runner.server), settings.host, settings.port
+    )
     try:
         metrics_runner = await _start_metrics(app, settings)
     except OSError as error:
+        listener.close()
         await runner.cleanup()
         raise TestigoError(
             f"cannot serve metrics on {settings.metrics_listen}: {error.strerror or error}",
             hint="set metrics_listen to a free HOST:PORT of this machine, or leave it empty",
         ) from None
-    addresses = runner.addresses
-    host, port = addresses[0][0], addresses[0][1]
+    host, port = listener.sockets[0].getsockname()[:2]
     print(f"relay listening on http://{host}:{port} (relay key {relay.public})", flush=True)
     log_event(20, "relay.started", port=port, relay=relay.public.fingerprint)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
     try:
         await stop.wait()
     finally:
         log_event(20, "relay.stopping")
+        listener.close()
         if metrics_runner is not None:
             await metrics_runner.cleanup()
         await runner.cleanup()
@@ -80,6 +84,8 @@ def serve(settings: Settings, passphrase: PassphraseSource | None = None) -> Non
     TESTIGO_PASSPHRASE variable)."""
     configure_logging(settings.log_level)
     restrict_host_candidates(settings.host)
+    files = raise_open_file_limit()
+    log_event(20, "relay.open_file_limit", files=files)
     try:
         asyncio.run(_serve(settings, passphrase))
     except OSError as error:

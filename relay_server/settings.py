@@ -145,6 +145,25 @@ class Settings:
     max_recordings_per_hour: int = _setting(
         120, "New recordings one device may start per clock hour.", minimum=1
     )
+    max_connections: int = _setting(
+        4096, "Open TCP connections in all; more are closed at once.", minimum=1
+    )
+    max_connections_per_address: int = _setting(
+        64, "Open TCP connections from one client address; more are closed at once.", minimum=1
+    )
+    request_header_seconds: float = _setting(
+        10.0,
+        "A connection must send a request's headers within this long (of opening, or of "
+        "its last answer); else it is closed.",
+        minimum=0.1,
+        maximum=3600,
+    )
+    body_read_seconds: float = _setting(
+        10.0,
+        "A request body must deliver each next 64 KiB within this long (a minimum rate).",
+        minimum=0.1,
+        maximum=3600,
+    )
     max_webrtc_sessions: int = _setting(
         35,
         "Concurrent WebRTC sessions; more get `busy` (and use HTTPS). One relay process "

@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from relay_server.alerts import Alerts
+from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
 from relay_server.ingest import Ingest
 from relay_server.live import LiveHub, LiveSockets
@@ -22,3 +23,4 @@ SESSIONS = web.AppKey("sessions", WebRTCSessions)
 LIVE = web.AppKey("live", LiveHub)
 LIVE_SOCKETS = web.AppKey("live_sockets", LiveSockets)
 ALERTS = web.AppKey("alerts", Alerts)
+CONNECTIONS = web.AppKey("connections", ConnectionGuard)
