@@ -1,6 +1,13 @@
 """Run every benchmark: python -m bench (make bench). Each prints figures and ratios."""
 
-from bench import capture_pipeline, end_to_end, live_delay, relay_load, verify_throughput
+from bench import (
+    capture_pipeline,
+    end_to_end,
+    live_delay,
+    relay_load,
+    slow_connections,
+    verify_throughput,
+)
 
 if __name__ == "__main__":
     verify_throughput.main([])
@@ -8,3 +15,4 @@ if __name__ == "__main__":
     end_to_end.main([])
     live_delay.main([])
     relay_load.main(["--quick"])
+    slow_connections.main([])
