@@ -13,6 +13,7 @@ import json
 import re
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Self
@@ -30,6 +31,7 @@ RECORD_VERSION: Final = 1
 MAX_ALERT_TARGETS: Final = 32
 MAX_TARGET_LENGTH: Final = 2048
 UPLOAD_CHECK_S: Final = 2.0
+MAY_UPLOAD_CACHE_SIZE: Final = 10_000
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
@@ -152,7 +154,8 @@ class Enrollment:
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
         self._lock = asyncio.Lock()
-        self._may_upload: dict[bytes, tuple[float, bool]] = {}
+        # bounded: every device key a stranger makes up would otherwise stay here
+        self._may_upload: OrderedDict[bytes, tuple[float, bool]] = OrderedDict()
 
     async def record(self, device: bytes) -> DeviceRecord | None:
         data = await self._storage.read_device_record(device)
@@ -174,6 +177,9 @@ class Enrollment:
         record = await self.record(device)
         allowed = record is not None and record.revoked_ms is None
         self._may_upload[device] = (now, allowed)
+        self._may_upload.move_to_end(device)
+        while len(self._may_upload) > MAY_UPLOAD_CACHE_SIZE:
+            self._may_upload.popitem(last=False)
         return allowed
 
     async def revoke(self, device: DeviceKey) -> bool:

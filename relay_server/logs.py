@@ -7,6 +7,8 @@ error names, sizes. Never keys, tokens, locations or plaintext.
 import ipaddress
 import logging
 import re
+import time
+from collections.abc import Callable
 
 LOGGER_NAME = "testigo.relay"
 LogValue = str | int | float | bool | None
@@ -25,8 +27,45 @@ def format_event(event: str, fields: dict[str, LogValue]) -> str:
     return " ".join([f"event={event}", *(f"{k}={_quote(v)}" for k, v in fields.items())])
 
 
+EVENTS_PER_SECOND = 20  # of one kind; more are counted and said once a second
+
+
+class _RateLimit:
+    """At most EVENTS_PER_SECOND lines of one event a second: a flood of junk from the
+    internet cannot fill the disk or drown what matters; what was held back is counted."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._second = -1
+        self._counts: dict[str, int] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def allow(self, event: str) -> tuple[bool, dict[str, int]]:
+        """Whether to log event now, and the suppressed counts of the second just over."""
+        second = int(self._clock())
+        report: dict[str, int] = {}
+        if second != self._second:
+            report, self._suppressed = self._suppressed, {}
+            self._counts = {}
+            self._second = second
+        count = self._counts.get(event, 0) + 1
+        self._counts[event] = count
+        if count > EVENTS_PER_SECOND:
+            self._suppressed[event] = self._suppressed.get(event, 0) + 1
+            return False, report
+        return True, report
+
+
+_limit = _RateLimit()
+
+
 def log_event(level: int, event: str, **fields: LogValue) -> None:
-    if logger.isEnabledFor(level):
+    if not logger.isEnabledFor(level):
+        return
+    allowed, suppressed = _limit.allow(event)
+    for name, count in suppressed.items():
+        logger.log(logging.WARNING, format_event("log.suppressed", {"of": name, "lines": count}))
+    if allowed:
         logger.log(level, format_event(event, fields))
 
 

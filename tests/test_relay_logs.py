@@ -81,3 +81,17 @@ def test_scrubbing_finds_every_kind_of_address() -> None:
     assert scrub_addresses(line) == (
         "from <address>, <address>, <address> and <address> at 23:05:16 v1.2.3"
     )
+
+
+def test_a_flood_of_one_event_is_held_back_and_counted() -> None:
+    from relay_server.logs import EVENTS_PER_SECOND, _RateLimit
+
+    now = [100.0]
+    limit = _RateLimit(clock=lambda: now[0])
+    allowed = [limit.allow("header.unknown_device")[0] for _ in range(EVENTS_PER_SECOND + 30)]
+    assert allowed.count(True) == EVENTS_PER_SECOND
+    assert limit.allow("alarm.conflicting_chunk")[0]  # other events are not affected
+    now[0] = 101.0
+    first, suppressed = limit.allow("header.unknown_device")
+    assert first
+    assert suppressed == {"header.unknown_device": 30}
