@@ -4,13 +4,14 @@ Its parts are in stream/terminal/: the value types (params.py), the options seve
 commands share (options.py) and the one way every error is shown (errors.py).
 """
 
+import functools
 import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -914,38 +915,53 @@ def relay_keygen(
 device_argument = click.argument("device", metavar="DEVICE_KEY", type=PublicKeyType(DeviceKey))
 
 
-@relay.command("enroll")
+OperatorArguments = ParamSpec("OperatorArguments")
+
+
+def operator_command(
+    name: str,
+) -> Callable[[Callable[Concatenate["Settings", OperatorArguments], None]], click.Command]:
+    """A `testigo relay NAME` command that acts on the relay's storage: --storage,
+    --relay-key and --set, given once here, become its first argument, the Settings."""
+
+    def decorate(
+        function: Callable[Concatenate["Settings", OperatorArguments], None],
+    ) -> click.Command:
+        @relay.command(name, help=function.__doc__)
+        @storage_option
+        @relay_key_file_option
+        @set_option
+        @functools.wraps(function)
+        def command(
+            storage: str | None,
+            relay_key: Path | None,
+            overrides: tuple[tuple[str, str], ...],
+            *arguments: OperatorArguments.args,
+            **named: OperatorArguments.kwargs,
+        ) -> None:
+            settings = _relay_settings(None, None, storage, relay_key, overrides)
+            function(settings, *arguments, **named)
+
+        return command
+
+    return decorate
+
+
+@operator_command("enroll")
 @device_argument
-@storage_option
-@relay_key_file_option
-@set_option
-def relay_enroll(
-    device: DeviceKey,
-    storage: str | None,
-    relay_key: Path | None,
-    overrides: tuple[tuple[str, str], ...],
-) -> None:
+def relay_enroll(settings: "Settings", device: DeviceKey) -> None:
     """Allow the device DEVICE_KEY (tg-device-...) to upload."""
     import asyncio
 
     from relay_server.operator import enroll
 
-    settings = _relay_settings(None, None, storage, relay_key, overrides)
     added = asyncio.run(enroll(settings, device))
     click.echo(f"{'enrolled' if added else 'already enrolled'}: device {device.fingerprint}")
 
 
-@relay.command("revoke")
+@operator_command("revoke")
 @device_argument
-@storage_option
-@relay_key_file_option
-@set_option
-def relay_revoke(
-    device: DeviceKey,
-    storage: str | None,
-    relay_key: Path | None,
-    overrides: tuple[tuple[str, str], ...],
-) -> None:
+def relay_revoke(settings: "Settings", device: DeviceKey) -> None:
     """Refuse every further upload by DEVICE_KEY (a seized phone whose key may be misused).
 
     What it uploaded before stays stored and readable with its tokens; receipts show when
@@ -955,54 +971,124 @@ def relay_revoke(
 
     from relay_server.operator import revoke
 
-    settings = _relay_settings(None, None, storage, relay_key, overrides)
     changed = asyncio.run(revoke(settings, device))
     click.echo(f"{'revoked' if changed else 'already revoked'}: device {device.fingerprint}")
 
 
-@relay.command("token")
+@operator_command("reinstate")
 @device_argument
-@storage_option
-@relay_key_file_option
-@set_option
+def relay_reinstate(settings: "Settings", device: DeviceKey) -> None:
+    """Let the revoked DEVICE_KEY upload again (its phone is back and trusted)."""
+    import asyncio
+
+    from relay_server.operator import reinstate
+
+    changed = asyncio.run(reinstate(settings, device))
+    click.echo(f"{'reinstated' if changed else 'not revoked'}: device {device.fingerprint}")
+
+
+@operator_command("devices")
 @json_option
-def relay_token(
-    device: DeviceKey,
-    storage: str | None,
-    relay_key: Path | None,
-    overrides: tuple[tuple[str, str], ...],
-    as_json: bool,
-) -> None:
+def relay_devices(settings: "Settings", as_json: bool) -> None:
+    """List the devices this relay knows: enrolled or revoked, tokens, alert targets."""
+    import asyncio
+
+    from relay_server.enrollment import token_id_of
+    from relay_server.operator import devices
+
+    records = asyncio.run(devices(settings))
+    if as_json:
+        echo_json(
+            [
+                {
+                    "device": str(r.device),
+                    "fingerprint": r.device.fingerprint,
+                    "enrolled": _started(r.enrolled_ms),
+                    "revoked": None if r.revoked_ms is None else _started(r.revoked_ms),
+                    "tokens": [token_id_of(h) for h in r.token_hashes],
+                    "alerts": [a.to_json() for a in r.alerts],
+                }
+                for r in records
+            ]
+        )
+        return
+    if not records:
+        click.echo("no device is enrolled on this relay", err=True)
+    for record in records:
+        state = (
+            "enrolled" if record.revoked_ms is None else f"REVOKED {_started(record.revoked_ms)}"
+        )
+        tokens = ", ".join(token_id_of(h) for h in record.token_hashes) or "none"
+        click.echo(
+            f"{record.device.fingerprint}  {state}  since {_started(record.enrolled_ms)}  "
+            f"tokens: {tokens}"
+        )
+        click.echo(f"  {record.device}")
+        for alert in record.alerts:
+            click.echo(f"  alert: {alert.kind.value} {alert.target}")
+
+
+@operator_command("token")
+@device_argument
+@json_option
+def relay_token(settings: "Settings", device: DeviceKey, as_json: bool) -> None:
     """Mint a read token for DEVICE_KEY's recordings (shown once; give it to a lawyer)."""
     import asyncio
 
+    from relay_server.enrollment import parse_token, token_hash, token_id_of
     from relay_server.operator import mint_token
 
-    settings = _relay_settings(None, None, storage, relay_key, overrides)
     token = asyncio.run(mint_token(settings, device))
+    raw = parse_token(token)
+    assert raw is not None
+    token_id = token_id_of(token_hash(raw))
     if as_json:
-        echo_json({"device": str(device), "fingerprint": device.fingerprint, "token": token})
+        echo_json(
+            {
+                "device": str(device),
+                "fingerprint": device.fingerprint,
+                "token": token,
+                "token_id": token_id,
+            }
+        )
     else:
         click.echo(token)
-    click.echo("keep it secret: it lets its holder download this device's sealed recordings",
-               err=True)  # fmt: skip
+    click.echo(
+        f"keep it secret: it lets its holder download this device's sealed recordings; "
+        f"withdraw it with: testigo relay token-revoke {device} {token_id}",
+        err=True,
+    )
 
 
-@relay.command("alert")
+@operator_command("token-revoke")
 @device_argument
-@click.argument("kind", type=click.Choice(["webhook", "email"]))
-@click.argument("target")
-@storage_option
-@relay_key_file_option
-@set_option
-def relay_alert(
-    device: DeviceKey,
-    kind: str,
-    target: str,
-    storage: str | None,
-    relay_key: Path | None,
-    overrides: tuple[tuple[str, str], ...],
-) -> None:
+@click.argument("token_id", metavar="TOKEN_ID")
+def relay_token_revoke(settings: "Settings", device: DeviceKey, token_id: str) -> None:
+    """Withdraw one read token of DEVICE_KEY by its id (testigo relay devices lists them);
+    the device's other tokens keep working."""
+    import asyncio
+
+    from relay_server.operator import revoke_token
+
+    if not asyncio.run(revoke_token(settings, device, token_id)):
+        fail(
+            f"device {device.fingerprint} has no token {token_id}",
+            "list its token ids with: testigo relay devices",
+        )
+    click.echo(f"withdrawn: token {token_id} of device {device.fingerprint}")
+
+
+alert_arguments = (
+    click.argument("kind", type=click.Choice(["webhook", "email"])),
+    click.argument("target"),
+)
+
+
+@operator_command("alert")
+@device_argument
+@alert_arguments[0]
+@alert_arguments[1]
+def relay_alert(settings: "Settings", device: DeviceKey, kind: str, target: str) -> None:
     """Alert TARGET (a webhook URL or an email address) when DEVICE_KEY starts recording.
 
     The alert says only that a recording started and how to watch it: no content, no
@@ -1012,9 +1098,24 @@ def relay_alert(
 
     from relay_server.operator import add_alert_target
 
-    settings = _relay_settings(None, None, storage, relay_key, overrides)
     added = asyncio.run(add_alert_target(settings, device, kind, target))
     click.echo(f"{'added' if added else 'already there'}: {kind} alert for {device.fingerprint}")
+
+
+@operator_command("alert-remove")
+@device_argument
+@alert_arguments[0]
+@alert_arguments[1]
+def relay_alert_remove(settings: "Settings", device: DeviceKey, kind: str, target: str) -> None:
+    """Stop alerting TARGET when DEVICE_KEY starts recording."""
+    import asyncio
+
+    from relay_server.operator import remove_alert_target
+
+    removed = asyncio.run(remove_alert_target(settings, device, kind, target))
+    click.echo(
+        f"{'removed' if removed else 'was not there'}: {kind} alert for {device.fingerprint}"
+    )
 
 
 def run() -> None:

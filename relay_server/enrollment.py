@@ -57,6 +57,12 @@ def parse_token(text: str) -> bytes | None:
     return data if len(data) == TOKEN_BYTES else None
 
 
+def token_id_of(stored_hash: bytes) -> str:
+    """A token's short public name (from its stored hash): what an operator lists and
+    revokes it by. It says nothing that would let anyone use the token."""
+    return stored_hash[:4].hex()
+
+
 def new_token() -> tuple[str, bytes]:
     """A fresh token as (text shown to the operator, hash to store)."""
     raw = secrets.token_bytes(TOKEN_BYTES)
@@ -197,13 +203,75 @@ class Enrollment:
             return True
 
     async def enroll(self, device: DeviceKey) -> bool:
-        """Enroll device; False when it already was (its tokens are kept)."""
+        """Enroll device; False when it already was (its tokens are kept). A revoked
+        device is not enrolled again by this: `reinstate` says so deliberately."""
         async with self._lock:
-            if await self.record(device.raw) is not None:
+            record = await self.record(device.raw)
+            if record is not None and record.revoked_ms is not None:
+                raise TestigoError(
+                    "this device was revoked; enrolling it again does not undo that",
+                    hint="if its key is safe again (the phone is back and trusted): "
+                    "testigo relay reinstate DEVICE_KEY",
+                )
+            if record is not None:
                 return False
             record = DeviceRecord(device, time.time_ns() // 1_000_000)
             await self._storage.write_device_record(device.raw, record.to_bytes())
             return True
+
+    async def reinstate(self, device: DeviceKey) -> bool:
+        """Let a revoked device upload again; False when it was not revoked."""
+        async with self._lock:
+            record = await self._known(device)
+            if record.revoked_ms is None:
+                return False
+            updated = dataclasses.replace(record, revoked_ms=None)
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            self._may_upload.pop(device.raw, None)
+            return True
+
+    async def devices(self) -> list[DeviceRecord]:
+        """Every device record in the storage (damaged ones skipped)."""
+        records = []
+        for device in await self._storage.list_devices():
+            try:
+                record = await self.record(device)
+            except MalformedError:
+                continue
+            if record is not None:
+                records.append(record)
+        return sorted(records, key=lambda r: r.enrolled_ms)
+
+    async def revoke_token(self, device: DeviceKey, token_id: str) -> bool:
+        """Withdraw the token whose id (`token_id`) is given; the others keep working.
+        False when the device has no such token."""
+        async with self._lock:
+            record = await self._known(device)
+            kept = tuple(h for h in record.token_hashes if token_id_of(h) != token_id.lower())
+            if len(kept) == len(record.token_hashes):
+                return False
+            updated = dataclasses.replace(record, token_hashes=kept)
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            return True
+
+    async def remove_alert_target(self, device: DeviceKey, target: AlertTarget) -> bool:
+        """Stop alerting target; False when it was not one."""
+        async with self._lock:
+            record = await self._known(device)
+            if target not in record.alerts:
+                return False
+            kept = tuple(a for a in record.alerts if a != target)
+            updated = dataclasses.replace(record, alerts=kept)
+            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            return True
+
+    async def _known(self, device: DeviceKey) -> DeviceRecord:
+        record = await self.record(device.raw)
+        if record is None:
+            raise TestigoError(
+                "this device is not enrolled", hint="list them with: testigo relay devices"
+            )
+        return record
 
     async def mint_token(self, device: DeviceKey) -> str:
         """A new capability token for reading device's recordings. Shown once."""

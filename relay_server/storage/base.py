@@ -65,6 +65,8 @@ class Storage(Protocol):
 
     async def read_device_record(self, device: bytes) -> bytes | None: ...
 
+    async def list_devices(self) -> list[bytes]: ...
+
     async def check(self) -> None:
         """Write, read back and compare a small object: StorageError if storage cannot
         keep what the relay will acknowledge (checked before the relay says it listens)."""
@@ -188,6 +190,14 @@ class BlobStorage(ABC):
 
     async def read_device_record(self, device: bytes) -> bytes | None:
         return await self._read(f"devices/{device.hex()}.json")
+
+    async def list_devices(self) -> list[bytes]:
+        names = await self._run(self._children, "devices/")
+        return [
+            bytes.fromhex(n.removesuffix(".json"))
+            for n in names
+            if re.fullmatch(r"[0-9a-f]{64}\.json", n)
+        ]
 
     async def check(self) -> None:
         probe = secrets.token_bytes(16)
