@@ -11,7 +11,7 @@ import pytest
 from stream.demo.local_relay import LocalRelay
 
 WAIT_S = 30.0  # an upper bound for a socket to see the relay's answer or close
-FAST = ("request_header_seconds=0.5", "body_read_seconds=0.5")
+FAST = ("request_header_seconds=1.0", "body_read_seconds=1.0")
 
 
 def open_socket(relay: LocalRelay) -> socket.socket:
