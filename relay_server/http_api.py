@@ -16,6 +16,7 @@ from aiohttp import web
 
 from relay_server.enrollment import parse_token, token_hash
 from relay_server.errors import StorageError
+from relay_server.ingest import storage_failure
 from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.logs import log_event
 from relay_server.state import (
@@ -57,6 +58,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except RelayError as error:
         return error_response(error)
+    except StorageError as error:  # reading for a token holder: the detail is the operator's
+        return error_response(storage_failure(error))
     except ConnectionError:  # the client went away mid-request: ordinary, and quiet
         route = request.match_info.route.resource
         log_event(logging.INFO, "http.client_gone", route=route.canonical if route else "unknown")

@@ -27,6 +27,17 @@ from vault.receipts import Receipt, sign_receipt
 from vault.wire.datachannel import index_ranges
 from vault.wire.errors import ErrorCode, RelayError
 
+STORAGE_FAILURE_TEXT = (
+    "the relay cannot store this now; it was not acknowledged: send it again later"
+)
+
+
+def storage_failure(error: StorageError, *, index: int | None = None) -> RelayError:
+    """The refusal for a storage failure: the detail (paths, errno, the S3 endpoint's
+    words) goes to the operator's log; clients, who may be anyone, get a fixed text."""
+    log_event(logging.ERROR, "storage.failure", index=index, error=str(error))
+    return RelayError(ErrorCode.STORAGE_FAILURE, STORAGE_FAILURE_TEXT, index=index)
+
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -174,14 +185,14 @@ class Ingest:
         try:
             stored = await self._storage.read_header(accepted.device, accepted.recording_id)
         except StorageError as error:
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+            raise storage_failure(error) from None
         return stored == data
 
     async def _enrolled(self, device: bytes) -> bool:
         try:
             return await self._enrollment.may_upload(device)
         except StorageError as error:
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+            raise storage_failure(error) from None
         except MalformedError:
             return False
 
@@ -202,7 +213,7 @@ class Ingest:
             data = await self._storage.read_header(device, recording_id)
         except StorageError as error:
             self._metrics.reject(ErrorCode.STORAGE_FAILURE.wire_name)
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+            raise storage_failure(error) from None
         if data is None:
             self._metrics.reject(ErrorCode.NO_HEADER.wire_name)
             raise RelayError(ErrorCode.NO_HEADER, "send the recording's header first")
@@ -215,7 +226,7 @@ class Ingest:
                 i async for i in self._storage.chunk_indices(accepted.device, accepted.recording_id)
             ]
         except StorageError as error:
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error)) from None
+            raise storage_failure(error) from None
         return index_ranges(indices)
 
     # -- chunks --
@@ -268,7 +279,7 @@ class Ingest:
         try:
             bounds = await self._bounds.of(device, recording_id)
         except StorageError as error:
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=index) from None
+            raise storage_failure(error, index=index) from None
         refusal = bounds.refusal(chunk)
         if refusal is not None:
             log_event(
@@ -333,7 +344,7 @@ class Ingest:
         if result is PutResult.CONFLICT:  # stored concurrently: answer the stored one
             existing = await self._read_receipt(accepted, chunk)
             if existing is None:
-                raise RelayError(ErrorCode.STORAGE_FAILURE, "receipt vanished", index=index)
+                raise storage_failure(StorageError("receipt vanished"), index=index)
             return existing
         return receipt
 
@@ -343,7 +354,7 @@ class Ingest:
                 accepted.device, accepted.recording_id, chunk.index
             )
         except StorageError as error:
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=chunk.index) from None
+            raise storage_failure(error, index=chunk.index) from None
         if data is None:
             return None
         try:
@@ -357,14 +368,11 @@ class Ingest:
                 recording=accepted.log_id,
                 index=chunk.index,
             )
-            raise RelayError(
-                ErrorCode.STORAGE_FAILURE, "the stored receipt is damaged", index=chunk.index
-            )
+            raise storage_failure(StorageError("the stored receipt is damaged"), index=chunk.index)
         return data
 
     async def _store(self, operation: Awaitable[PutResult], index: int | None = None) -> PutResult:
         try:
             return await operation
         except StorageError as error:
-            log_event(logging.ERROR, "storage.failure", index=index, error=str(error))
-            raise RelayError(ErrorCode.STORAGE_FAILURE, str(error), index=index) from None
+            raise storage_failure(error, index=index) from None

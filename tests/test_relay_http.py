@@ -13,7 +13,7 @@ from aiohttp import ClientResponse
 
 from relay_server import operator
 from relay_server.app import create_app, create_metrics_app
-from relay_server.ingest import now_ms
+from relay_server.ingest import STORAGE_FAILURE_TEXT, now_ms
 from relay_server.settings import Settings
 from stream.contact.fetch import RemoteRecording, newest
 from tests.relay_fixtures import (
@@ -555,3 +555,28 @@ async def test_headers_count_against_the_hourly_byte_budget(
     await post_header(client, first)
     refused = await client.post("/v1/headers", data=second.header)
     assert await error_of(refused) == (429, "rate_limited")
+
+
+async def test_a_storage_failure_tells_clients_nothing_about_the_storage(
+    relay: Client,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recording = seal_recording(device_identity, recipient, [10])
+    await post_header(relay, recording)
+
+    def disk_full(fd: int) -> None:  # the disk at the edge of the machine fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", disk_full)
+    response = await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
+    monkeypatch.undo()
+    assert response.status == 503
+    error = (await response.json())["error"]
+    assert error["name"] == "storage_failure"
+    assert error["message"] == STORAGE_FAILURE_TEXT  # no path, no errno, no endpoint
+    assert "disk is full" in caplog.text  # the operator's log has the detail
+    stored = await relay.post(chunk_url(device_identity, recording), data=recording.chunks[0])
+    assert stored.status == 200  # once space is back, the same chunk is taken
