@@ -311,6 +311,8 @@ class Harness:
                 str(self.relay_key),
                 "--set",
                 f"max_webrtc_sessions={sessions}",
+                "--set",
+                "remote_candidates=any",  # the load clients are on loopback
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
                 preexec_fn=child_setup(self.options.relay_cpus),

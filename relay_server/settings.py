@@ -16,6 +16,7 @@ from vault.errors import TestigoError
 SettingValue = str | int | float
 _T = TypeVar("_T", str, int, float)
 
+REMOTE_CANDIDATES: Final = ("public", "any")
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 SMTP_SECURITY: Final = ("starttls", "tls", "none")
 
@@ -181,6 +182,13 @@ class Settings:
         "Close a WebRTC session that sends nothing for this long.",
         minimum=0.1,
         maximum=86400,
+    )
+    remote_candidates: str = _setting(
+        "public",
+        "Which ICE candidates of a client the relay tries: public (its public addresses "
+        "only, so the relay cannot be made to probe a private network) or any (loopback "
+        "and private too: tests, a relay on a LAN).",
+        choices=REMOTE_CANDIDATES,
     )
     webrtc_open_seconds: float = _setting(
         10.0,

@@ -6,6 +6,7 @@ bounded; past the bound the session is closed with `overloaded`.
 """
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -230,6 +231,32 @@ def check_offer(sdp: str) -> None:
         raise RelayError(ErrorCode.MALFORMED, "the offer holds too many ICE candidates")
 
 
+def usable_candidate(line: str, *, any_address: bool) -> bool:
+    """Whether the relay tries this remote `a=candidate:` line: with any_address False,
+    only a public IP address (not loopback, private, link-local, multicast, reserved or
+    an mDNS .local name), so a stranger cannot make it send to a network behind it."""
+    fields = line.split()
+    if len(fields) < 8:
+        return False
+    if any_address:
+        return True
+    try:
+        address = ipaddress.ip_address(fields[4])
+    except ValueError:
+        return False  # a host name, e.g. an mDNS "….local": nothing the relay should look up
+    return address.is_global and not address.is_multicast
+
+
+def admitted_offer(sdp: str, *, any_address: bool) -> str:
+    """The offer with only the remote candidates the relay will try (see check_offer)."""
+    kept = [
+        line
+        for line in sdp.split("\r\n")
+        if not line.startswith("a=candidate:") or usable_candidate(line, any_address=any_address)
+    ]
+    return "\r\n".join(kept)
+
+
 class WebRTCSessions:
     """Every live peer connection, under `max_webrtc_sessions`."""
 
@@ -253,6 +280,7 @@ class WebRTCSessions:
         if kind != "offer":
             raise RelayError(ErrorCode.MALFORMED, "expected an SDP offer")
         check_offer(sdp)
+        sdp = admitted_offer(sdp, any_address=self._settings.remote_candidates == "any")
         if len(self._connections) >= self._settings.max_webrtc_sessions:
             raise RelayError(ErrorCode.BUSY, "relay busy, use the HTTPS path")
         connection = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(self._settings)))

@@ -149,7 +149,10 @@ def recipient() -> RecipientIdentity:
 
 @pytest.fixture
 def relay_settings(tmp_path: Path) -> Settings:
-    return Settings(storage=str(tmp_path / "relay-data"), max_webrtc_sessions=4)
+    # the tests' peers are on loopback: the relay must try loopback candidates here
+    return Settings(
+        storage=str(tmp_path / "relay-data"), max_webrtc_sessions=4, remote_candidates="any"
+    )
 
 
 Client = TestClient[web.Request, web.Application]

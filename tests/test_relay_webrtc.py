@@ -7,6 +7,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from relay_server.settings import Settings
 from relay_server.state import METRICS, SESSIONS
+from relay_server.webrtc import admitted_offer, usable_candidate
 from stream.phone.datachannel import ChannelClosed, DataChannelClient, Signaling
 from tests.relay_fixtures import Client, StartRelay, forged_chunk, seal_recording
 from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity, RelayKey
@@ -251,5 +252,50 @@ async def test_a_channel_with_another_label_loses_its_connection(start_relay: St
         answer = await response.json()
         await connection.setRemoteDescription(RTCSessionDescription(**answer))
         await wait_for_slots(client, 0)
+    finally:
+        await connection.close()
+
+
+async def test_only_public_remote_candidates_are_tried_by_default() -> None:
+    line = "a=candidate:1 1 udp 2130706431 {address} 50000 typ host"
+    usable = {
+        address: usable_candidate(line.format(address=address), any_address=False)
+        for address in (
+            "203.0.113.7",  # documentation range: not global either
+            "8.8.8.8",
+            "2001:4860:4860::8888",
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.1.20",
+            "169.254.1.1",
+            "::1",
+            "fe80::1",
+            "224.0.0.1",
+            "0.0.0.0",  # noqa: S104 - an address in a candidate, not one to bind
+            "4f1c2d3e-aaaa-bbbb-cccc-1234567890ab.local",
+        )
+    }
+    assert {a for a, ok in usable.items() if ok} == {"8.8.8.8", "2001:4860:4860::8888"}
+    assert usable_candidate(line.format(address="127.0.0.1"), any_address=True)
+    sdp = "v=0\r\n" + line.format(address="127.0.0.1") + "\r\n" + line.format(address="8.8.8.8")
+    assert admitted_offer(sdp, any_address=False) == "v=0\r\n" + line.format(address="8.8.8.8")
+
+
+async def test_a_peer_offering_only_loopback_candidates_never_connects_by_default(
+    start_relay: StartRelay, relay_settings: Settings
+) -> None:
+    settings = relay_settings.replace(remote_candidates="public", webrtc_open_seconds=2.0)
+    client = await start_relay(settings)
+    connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    channel = connection.createDataChannel(CHANNEL_LABEL)
+    opened = asyncio.Event()
+    channel.on("open", opened.set)
+    try:
+        await connection.setLocalDescription(await connection.createOffer())
+        offer = {"sdp": connection.localDescription.sdp, "type": "offer"}
+        answer = await (await client.post("/v1/webrtc/offer", json=offer)).json()
+        await connection.setRemoteDescription(RTCSessionDescription(**answer))
+        await wait_for_slots(client, 0)  # the relay gave up: it had no candidate to try
+        assert not opened.is_set()
     finally:
         await connection.close()

@@ -43,7 +43,8 @@ class LocalRelay:
         self.storage = workdir / "relay-storage"
         self.key_path = workdir / "relay.key"
         self.log_path = workdir / "relay.log"
-        self._settings = settings
+        # every peer of a local relay is on this machine: let it try loopback candidates
+        self._settings = ("remote_candidates=any", *settings)
         self._process: subprocess.Popen[str] | None = None
         self.port = port
         self.url = ""
