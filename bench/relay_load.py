@@ -312,7 +312,9 @@ class Harness:
                 "--set",
                 f"max_webrtc_sessions={sessions}",
                 "--set",
-                "remote_candidates=any",  # the load clients are on loopback
+                "remote_candidates=any",  # the load clients are on loopback ...
+                "--set",
+                "max_connections_per_address=100000",  # ... all from the one address
                 stdout=asyncio.subprocess.PIPE,
                 stderr=stderr,
                 preexec_fn=child_setup(self.options.relay_cpus),
