@@ -50,6 +50,16 @@ class Phone:
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
 
+    def record_offline(self, *, seconds: float) -> None:
+        """Record into the spool without streaming (--offline: even if set up)."""
+        offline = subprocess.run(
+            [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
+             "--fps", "15", "--duration", str(seconds), "-o", "spool", "--offline"],
+            cwd=self.workdir, env=self.environment(), capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        assert offline.returncode == 0, offline.stderr
+
     def fetch(self, name: str) -> Path:
         result = run_testigo(
             "fetch", "--relay", self.relay.url, "--device", str(self.device), "-o", name,
@@ -302,12 +312,7 @@ def test_a_contact_watches_live_with_the_cli(phone: Phone) -> None:
 
 
 def test_offline_recording_is_uploaded_later(phone: Phone) -> None:
-    offline = subprocess.run(
-        [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
-         "--fps", "15", "--duration", "2", "-o", "spool"],
-        cwd=phone.workdir, env=phone.environment(), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert offline.returncode == 0, offline.stderr
+    phone.record_offline(seconds=2)
     chunks, receipts = phone.spool_counts()
     assert receipts == 0
     result = run_testigo(
@@ -328,12 +333,7 @@ def test_offline_recording_is_uploaded_later(phone: Phone) -> None:
 
 
 def test_upload_with_another_relays_key_is_not_safe_and_says_why(phone: Phone) -> None:
-    offline = subprocess.run(
-        [*cli_command(), "record", "--source", "synthetic", "--resolution", "320x240",
-         "--fps", "15", "--duration", "1", "-o", "spool"],
-        cwd=phone.workdir, env=phone.environment(), capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert offline.returncode == 0, offline.stderr
+    phone.record_offline(seconds=1)
     assert run_testigo(
         "upload", "spool", "--relay", phone.relay.url, "--relay-key", str(phone.relay.key),
         cwd=phone.workdir,
