@@ -32,6 +32,8 @@ from vault import Chunk, DeviceKey
 from vault.wire.backoff import Backoff
 
 MAX_PENDING: Final = 256
+MAX_PENDING_PER_DEVICE: Final = 4  # so one device's alerts cannot crowd out another's
+MAX_REMEMBERED_DEVICES: Final = 10_000  # last alert times kept (oldest forgotten first)
 SMTP_PASSWORD_VARIABLE: Final = "TESTIGO_SMTP_PASSWORD"  # noqa: S105 - a variable name
 NOTICE_VERSION: Final = 1
 
@@ -172,6 +174,8 @@ class Alerts:
         self._smtp = SmtpConfig.from_settings(settings, smtp_password)
         self._clock_ms = clock_ms
         self._tasks: set[asyncio.Task[None]] = set()
+        self._pending: dict[bytes, int] = {}  # alerts being sent, per device
+        self._last_alert_ms: dict[bytes, int] = {}
         self._idle = asyncio.Event()
         self._idle.set()
         self.sent = 0
@@ -197,20 +201,40 @@ class Alerts:
     # -- sending --
 
     def recording_started(self, device: DeviceKey, started_ms: int) -> None:
-        """Alert device's targets in the background (returns at once)."""
+        """Alert device's targets in the background (returns at once), unless it was
+        alerted for less than alert_dedupe_seconds, or too many of its alerts (or of all)
+        are still being sent."""
+        last = self._last_alert_ms.get(device.raw)
+        if last is not None and started_ms - last < self._settings.alert_dedupe_seconds * 1000:
+            log_event(logging.INFO, "alert.deduplicated", device=device.fingerprint)
+            return
         if len(self._tasks) >= MAX_PENDING:
             log_event(logging.ERROR, "alert.dropped", device=device.fingerprint, why="backlog")
             return
+        if self._pending.get(device.raw, 0) >= MAX_PENDING_PER_DEVICE:
+            log_event(
+                logging.WARNING, "alert.dropped", device=device.fingerprint, why="device_backlog"
+            )
+            return
+        self._last_alert_ms[device.raw] = started_ms
+        while len(self._last_alert_ms) > MAX_REMEMBERED_DEVICES:
+            del self._last_alert_ms[next(iter(self._last_alert_ms))]
         notice = Notice(
             device, started_ms, self._settings.relay_url, self._settings.alert_watch_url
         )
+        self._pending[device.raw] = self._pending.get(device.raw, 0) + 1
         task = asyncio.get_running_loop().create_task(self._notify(notice))
         self._tasks.add(task)
         self._idle.clear()
-        task.add_done_callback(self._finished)
+        task.add_done_callback(lambda done: self._finished(done, device.raw))
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[None], device: bytes) -> None:
         self._tasks.discard(task)
+        left = self._pending.get(device, 0) - 1
+        if left > 0:
+            self._pending[device] = left
+        else:
+            self._pending.pop(device, None)
         if not self._tasks:
             self._idle.set()
 

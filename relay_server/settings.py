@@ -252,6 +252,13 @@ class Settings:
         minimum=0.0,
         maximum=3600,
     )
+    alert_dedupe_seconds: float = _setting(
+        60.0,
+        "A device's recordings started within this long of its last alert alert nobody "
+        "again (a restarted recording, or a flood of headers).",
+        minimum=0.0,
+        maximum=86400,
+    )
 
     def __post_init__(self) -> None:
         for setting in SETTINGS:

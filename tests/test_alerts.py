@@ -21,6 +21,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pytest_aiohttp import AiohttpServer
 
 from relay_server import operator
+from relay_server.alerts import Alerts
 from relay_server.app import create_app
 from relay_server.enrollment import AlertKind, AlertTarget, AlertTargetError, Enrollment
 from relay_server.settings import Settings
@@ -274,7 +275,9 @@ async def test_a_failing_or_hanging_webhook_does_not_hold_up_ingest(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # a webhook that hangs for up to 30 s: if ingest waited for it, the uploads would time out
-    settings = alert_settings(relay_settings).replace(alert_smtp_host="", alert_timeout_seconds=30)
+    settings = alert_settings(relay_settings).replace(
+        alert_smtp_host="", alert_timeout_seconds=30, alert_dedupe_seconds=0
+    )
     key = device_identity.public
     assert await operator.enroll(settings, key)
     broken = receiver.url + "/broken?secret=hook-secret"
@@ -344,5 +347,36 @@ async def test_alert_targets_are_checked_and_kept_in_the_device_record(
             AlertTarget(AlertKind.EMAIL, "ana@example.org"),
         )
         assert await enrollment.check_token(key.raw, token)  # tokens are kept alongside
+    finally:
+        await storage.close()
+
+
+async def test_alerts_are_deduplicated_and_capped_per_device(
+    relay_settings: Settings, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = alert_settings(relay_settings).replace(alert_smtp_host="", alert_timeout_seconds=30)
+    noisy, quiet = DeviceIdentity.generate().public, DeviceIdentity.generate().public
+    for key, path in ((noisy, "/hanging"), (quiet, "/hook")):
+        assert await operator.enroll(settings, key)
+        assert await operator.add_alert_target(settings, key, "webhook", receiver.url + path)
+    caplog.set_level(logging.INFO, logger="testigo.relay")
+    storage = FilesystemStorage(settings.storage)
+    try:
+        async with aiohttp.ClientSession() as session:
+            alerts = Alerts(settings, Enrollment(storage), session)
+            alerts.recording_started(noisy, 1_000_000)
+            alerts.recording_started(noisy, 1_030_000)  # 30 s later: the same alert again
+            assert "event=alert.deduplicated" in caplog.text
+            # past the window, but its earlier alerts still hang: at most 4 at once
+            for minute in range(1, 7):
+                alerts.recording_started(noisy, 1_000_000 + minute * 61_000)
+            assert caplog.text.count("why=device_backlog") == 3  # minutes 4, 5 and 6
+            alerts.recording_started(quiet, 1_000_000)  # another device is not held up
+            async with asyncio.timeout(WAIT_S):
+                notice = await receiver.received.get()
+            assert notice["device"] == str(quiet)
+            receiver.release.set()
+            async with asyncio.timeout(WAIT_S):
+                await alerts.wait_idle()
     finally:
         await storage.close()
