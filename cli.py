@@ -552,6 +552,12 @@ def decrypt(recording: Path, identity: Path, output: Path, passphrase_fd: int | 
     if report.gaps:
         missing = ", ".join(f"{g.first}-{g.last}" for g in report.gaps)
         warn(f"missing chunks {missing}: the media has gaps there")
+    if result.unreadable_metadata:
+        chunks = ", ".join(str(i) for i in result.unreadable_metadata)
+        warn(
+            f"metadata in chunk(s) {chunks} is authentic but not readable (not a JSON "
+            "object): kept as unreadable in the metadata file; the media is not affected"
+        )
     click.echo(f"media:    {result.media_path} ({result.media_bytes:,} bytes)")
     if result.metadata_path is not None:
         click.echo(f"metadata: {result.metadata_path}")

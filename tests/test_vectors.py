@@ -6,6 +6,7 @@ docs/FORMAT.md (see tests/vectors/kit.py for the file format).
 
 import hashlib
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,22 @@ def test_vector(path: Path) -> None:
         assert tuple(sink.indices) == vector.valid
         assert tuple(report.missing_indices) == vector.missing
         assert report.interrupted_after == vector.interrupted_after
+
+
+def test_decrypt_goes_on_past_an_unreadable_end_plaintext(tmp_path: Path) -> None:
+    """FORMAT.md §3.2: decrypt reports such content and never stops (it used to abort)."""
+    from vault.decrypt import decrypt_recording
+
+    path = DATA_DIR / "end_plaintext_not_json"
+    vector = Vector.decode(path.name, path.read_bytes())
+    recording = tmp_path / "recording.tgr"
+    recording.write_bytes(vector.recording)
+    identity = vault.RecipientIdentity(vector.identity)
+    result = decrypt_recording(recording, [identity], tmp_path / "out.mp4")
+    assert result.report.status is vault.Status.COMPLETE
+    assert result.unreadable_metadata == (2,)
+    assert result.media_bytes > 0
+    assert result.metadata_path is not None
+    entries = [json.loads(line) for line in result.metadata_path.read_text().splitlines()]
+    assert entries[-1]["kind"] == "end"
+    assert "unreadable" in entries[-1]

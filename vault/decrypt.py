@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from vault.archive import ProgressCallback, verify_file
 from vault.atomic import atomic_writer, write_file_atomically
+from vault.errors import MalformedError
 from vault.format import Chunk, ChunkKind
 from vault.identity import RecipientIdentity
 from vault.verify import VerifyReport, parse_metadata
@@ -26,6 +27,7 @@ class DecryptResult:
     init_present: bool
     metadata_path: Path | None
     report_path: Path
+    unreadable_metadata: tuple[int, ...] = ()  # authentic, but not a JSON object
 
 
 class _MediaOutput:
@@ -35,6 +37,7 @@ class _MediaOutput:
     def __init__(self, media: BinaryIO) -> None:
         self._media = media
         self.metadata: list[dict[str, object]] = []
+        self.unreadable: list[int] = []
         self.media_bytes = 0
         self.fragments = 0
         self.init_present = False
@@ -56,7 +59,11 @@ class _MediaOutput:
                 "device_time_ms": chunk.device_time_ms,
             }
             if plaintext:
-                entry["data"] = parse_metadata(plaintext)
+                try:
+                    entry["data"] = parse_metadata(plaintext)
+                except MalformedError as error:  # FORMAT.md §4: report it, go on
+                    entry["unreadable"] = str(error)
+                    self.unreadable.append(chunk.index)
             self.metadata.append(entry)
             return
         self._media.write(plaintext)
@@ -95,4 +102,5 @@ def decrypt_recording(
         init_present=output.init_present,
         metadata_path=metadata_path,
         report_path=report_path,
+        unreadable_metadata=tuple(output.unreadable),
     )

@@ -257,6 +257,7 @@ def valid_recordings() -> list[Vector]:
     at_limit = sealed([(INIT, init_segment()), (METADATA, largest), (END, END_PAYLOAD)])
     huge = b'{"type": "note", "count": ' + b"7" * 5000 + b"}"
     huge_number = sealed([(INIT, init_segment()), (METADATA, huge), (END, END_PAYLOAD)])
+    junk_end = sealed([(INIT, init_segment()), (MEDIA, fragment(1)), (END, b"\xffnot json")])
     return [
         make(
             "single_end_chunk",
@@ -323,6 +324,14 @@ def valid_recordings() -> list[Vector]:
             "a JSON object (under 64 KiB) with a 5000-digit number is a JSON object; "
             "readers ignore members they do not know",
             opened=huge_number.all_opened(),
+        ),
+        make(
+            "end_plaintext_not_json",
+            "complete",
+            junk_end.file(),
+            "an end chunk whose plaintext is not a JSON object: the chunk stays valid (the "
+            "device signed it); a reader reports its content as unreadable and goes on",
+            opened=junk_end.all_opened(),
         ),
         make(
             "not_for_me",
