@@ -14,7 +14,7 @@ from vault.errors import MalformedError, TestigoError
 from vault.format import Chunk
 from vault.keys import RelayKey
 from vault.receipts import Receipt
-from vault.wire.receipts_file import parse_receipts_file
+from vault.wire.receipts_file import read_receipts_file
 
 
 @dataclass
@@ -26,11 +26,12 @@ class ReceiptReport:
     for_missing_chunks: list[int] = field(default_factory=list)
     delays_ms: list[int] = field(default_factory=list)
     received_ms: dict[int, int] = field(default_factory=dict)  # index → the relay's clock
+    malformed_records: int = 0  # records of the receipts file that did not parse
     late_ms: dict[int, int] = field(default_factory=dict)  # index → how much later than usual
 
     @property
     def complete(self) -> bool:
-        return not self.unreceipted and not self.invalid
+        return not self.unreceipted and not self.invalid and not self.malformed_records
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -39,6 +40,7 @@ class ReceiptReport:
             "unreceipted": self.unreceipted,
             "invalid": self.invalid,
             "for_missing_chunks": self.for_missing_chunks,
+            "malformed_records": self.malformed_records,
             "relay_minus_device_ms": self.delay_summary(),
             "received_ms": {str(i): t for i, t in sorted(self.received_ms.items())},
             "late": [{"index": i, "later_than_usual_ms": t} for i, t in self.late_ms.items()],
@@ -61,6 +63,11 @@ class ReceiptReport:
             lines.append(f"  - no receipt for chunk(s) {_indices(self.unreceipted)}")
         if self.invalid:
             lines.append(f"  - INVALID receipt for chunk(s) {_indices(self.invalid)}")
+        if self.malformed_records:
+            lines.append(
+                f"  - {self.malformed_records} record(s) of the receipts file are damaged "
+                "(skipped; the others were checked)"
+            )
         if self.for_missing_chunks:
             lines.append(
                 f"  - receipts for chunk(s) absent from this file: "
@@ -134,22 +141,29 @@ class ReceiptChecker:
                 hint="testigo fetch saves it as RECORDING.receipts",
             ) from None
         try:
-            self._receipts: dict[int, Receipt] = {r.index: r for r in parse_receipts_file(data)}
+            receipts, self._malformed = read_receipts_file(data)
         except MalformedError as error:
             raise MalformedError(f"{receipts_path}: {error}") from None
+        self._receipts: dict[int, Receipt] = {}
+        self._conflicting: set[int] = set()
+        for receipt in receipts:
+            known = self._receipts.setdefault(receipt.index, receipt)
+            if known != receipt:
+                self._conflicting.add(receipt.index)  # two different receipts, one chunk
         self._chunks: dict[int, tuple[bytes, bytes, int]] = {}
 
     def __call__(self, chunk: Chunk, _plaintext: bytes | None) -> None:
         self._chunks[chunk.index] = (chunk.recording_id, chunk.chunk_hash, chunk.device_time_ms)
 
     def report(self) -> ReceiptReport:
-        report = ReceiptReport(self.relay_key.fingerprint)
+        report = ReceiptReport(self.relay_key.fingerprint, malformed_records=self._malformed)
         for index, (recording_id, chunk_hash, device_time_ms) in sorted(self._chunks.items()):
             receipt = self._receipts.get(index)
             if receipt is None:
                 report.unreceipted.append(index)
             elif (
-                receipt.recording_id != recording_id
+                index in self._conflicting
+                or receipt.recording_id != recording_id
                 or receipt.chunk_hash != chunk_hash
                 or not receipt.verify(self.relay_key)
             ):
