@@ -456,3 +456,55 @@ def test_kdf_limits_are_checked() -> None:
         with pytest.raises(ValueError, match="limit"):
             KdfLimits(ops, mem)
     assert KdfLimits(10, 1 << 30).memlimit == 1 << 30
+
+
+# --- the rules FORMAT.md §2.3 settles ----------------------------------------------------
+
+
+def test_a_passphrase_opens_whatever_its_unicode_composition(lawyer: StoredIdentity) -> None:
+    composed, decomposed = "contraseña segura", "contrasen\u0303a segura"
+    assert composed != decomposed
+    document = document_of(encode_identity(lawyer, decomposed, FAST))  # typed on one phone
+    opened = decode_identity(encoded(document), Asked(composed))  # and on another
+    assert opened.public_text == lawyer.public_text
+
+
+def test_a_file_written_before_nfc_still_opens(lawyer: StoredIdentity) -> None:
+    decomposed = "contrasen\u0303a segura"
+    document = document_of(encode_identity(lawyer, decomposed, FAST))
+    salt = base64.b64decode(text(argon2id(document), "salt"))
+    nonce = p.random_bytes(p.AEAD_NONCE_SIZE)
+    key = p.password_key(decomposed.encode(), salt, FAST.opslimit, FAST.memlimit)  # raw bytes
+    ad = b"testigo/v1 identity\x00lawyer\x00" + lawyer.public_text.encode()
+    secret = lawyer.identity.secret_bytes()
+    document["nonce"], document["secret"] = b64(nonce), b64(p.aead_encrypt(key, nonce, ad, secret))
+    opened = decode_identity(encoded(document), Asked(decomposed))
+    assert opened.public_text == lawyer.public_text
+
+
+@pytest.mark.parametrize("field", ["secret"])
+def test_non_canonical_base64_is_refused(unprotected: Document, field: str) -> None:
+    value = text(unprotected, field)
+    raw = base64.b64decode(value)
+    # the same bytes with the unused low bits of the last character set
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = value.rstrip("=")[-1]
+    spelled = value.rstrip("=")[:-1] + alphabet[alphabet.index(last) | 1] + "="
+    assert base64.b64decode(spelled) == raw  # Python's decoder alone would accept it
+    with pytest.raises(errors.MalformedError, match="not canonical base64"):
+        decode_identity(encoded({**unprotected, field: spelled}), Asked())
+
+
+def test_integers_must_be_json_integers(protected: Document) -> None:
+    kdf = argon2id(protected)
+    for spelled in (float(kdf["opslimit"]), True):  # type: ignore[arg-type]  # 3.0 and true
+        bad = {**protected, "argon2id": {**kdf, "opslimit": spelled}}
+        with pytest.raises(errors.MalformedError, match="not an integer"):
+            decode_identity(encoded(bad), Asked())
+
+
+def test_public_must_be_the_canonical_key_string(unprotected: Document) -> None:
+    public = text(unprotected, "public")
+    for spelled in (public.upper(), " " + public, public + "\n"):
+        with pytest.raises(errors.MalformedError, match="does not match"):
+            decode_identity(encoded({**unprotected, "public": spelled}), Asked())

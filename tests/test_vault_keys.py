@@ -189,3 +189,34 @@ def test_device_key_that_is_not_a_usable_point_is_rejected() -> None:
 def test_constructor_checks_length(kind: type[PublicKey], size: int) -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         kind(bytes(size))
+
+
+# --- what FORMAT.md §2.1 settles about spelling -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "around", [" ", "\t", "\r\n", "\u00a0", "\ufeff", "\u200b", " \u00a0\u200b\n"]
+)
+def test_white_space_a_copy_adds_around_a_key_is_ignored(around: str) -> None:
+    key = DeviceIdentity.generate().public
+    assert DeviceKey.parse(around + str(key) + around) == key
+
+
+def test_a_key_string_is_case_insensitive_prefix_included() -> None:
+    key = DeviceIdentity.generate().public
+    assert DeviceKey.parse(str(key).upper()) == key
+    assert DeviceKey.parse("Tg-device-" + str(key)[len("tg-device-") :]) == key  # auto-capital
+
+
+@pytest.mark.parametrize("inside", ["\u00a0", "\u200b", " "])
+def test_space_inside_a_key_is_refused(inside: str) -> None:
+    text = str(DeviceIdentity.generate().public)
+    with pytest.raises(MalformedError):
+        DeviceKey.parse(text[:20] + inside + text[20:])
+
+
+def test_non_ascii_look_alikes_are_refused() -> None:
+    text = str(DeviceIdentity.generate().public)
+    for look_alike in ("\u0130", "\u212a", "\uff54"):  # İ, the Kelvin sign, fullwidth t
+        with pytest.raises(MalformedError, match="outside a-z and 2-7"):
+            DeviceKey.parse(look_alike + text[1:])

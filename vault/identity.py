@@ -11,6 +11,7 @@ and `RecipientIdentity.load` read a file of their role and refuse any other.
 import base64
 import binascii
 import json
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -208,7 +209,7 @@ def encode_identity(
         limits = limits or KdfLimits()
         salt = p.random_bytes(p.PWHASH_SALT_SIZE)
         nonce = p.random_bytes(p.AEAD_NONCE_SIZE)
-        key = p.password_key(passphrase.encode(), salt, limits.opslimit, limits.memlimit)
+        key = p.password_key(normalized(passphrase), salt, limits.opslimit, limits.memlimit)
         sealed = p.aead_encrypt(key, nonce, _associated_data(stored.role, public_text), secret)
         document["protection"] = "argon2id"
         document["argon2id"] = {
@@ -256,10 +257,13 @@ class _Fields:
         return value
 
     def binary(self, name: str, size: int) -> bytes:
+        text = self.text(name)
         try:
-            value = base64.b64decode(self.text(name), validate=True)
+            value = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             raise MalformedError(f"identity file: '{name}' is not base64") from None
+        if _b64(value) != text:  # one spelling only: padding, and zero unused bits
+            raise MalformedError(f"identity file: '{name}' is not canonical base64")
         if len(value) != size:
             raise MalformedError(f"identity file: '{name}' must be {size} bytes")
         return value
@@ -269,6 +273,30 @@ class _Fields:
         if not isinstance(value, dict):
             raise MalformedError(f"identity file: '{name}' is missing")
         return _Fields({str(k): v for k, v in value.items()})
+
+
+def normalized(passphrase: str) -> bytes:
+    """The bytes a passphrase is hashed as: UTF-8 of its NFC form (FORMAT.md §2.3), so
+    the same passphrase typed on two keyboards that compose accents differently opens
+    the same file."""
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
+def _open_secret(
+    passphrase: str, salt: bytes, limits: KdfLimits, nonce: bytes, ad: bytes, sealed: bytes
+) -> bytes:
+    tries = [normalized(passphrase)]
+    if passphrase.encode("utf-8") != tries[0]:
+        tries.append(passphrase.encode("utf-8"))  # a file written before NFC was settled
+    for attempt in tries:
+        key = p.password_key(attempt, salt, limits.opslimit, limits.memlimit)
+        try:
+            return p.aead_decrypt(key, nonce, ad, sealed)
+        except p.AuthenticationFailed:
+            continue
+    raise WrongPassphraseError(
+        "the identity file did not open: wrong passphrase, or the file was altered"
+    )
 
 
 def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity:
@@ -302,13 +330,9 @@ def decode_identity(data: bytes, passphrase: PassphraseSource) -> StoredIdentity
         salt = kdf.binary("salt", p.PWHASH_SALT_SIZE)
         nonce = fields.binary("nonce", p.AEAD_NONCE_SIZE)
         sealed = fields.binary("secret", p.KEY_SIZE + p.AEAD_TAG_SIZE)
-        key = p.password_key(passphrase().encode(), salt, limits.opslimit, limits.memlimit)
-        try:
-            secret = p.aead_decrypt(key, nonce, _associated_data(role, public_text), sealed)
-        except p.AuthenticationFailed:
-            raise WrongPassphraseError(
-                "the identity file did not open: wrong passphrase, or the file was altered"
-            ) from None
+        secret = _open_secret(
+            passphrase(), salt, limits, nonce, _associated_data(role, public_text), sealed
+        )
     else:
         raise MalformedError(f"identity file: unknown protection {protection!r}")
     identity = _identity_type(role)(secret)

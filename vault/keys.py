@@ -3,7 +3,7 @@
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import ClassVar, Final, Self
 
 from vault import _primitives as p
 from vault.errors import MalformedError
@@ -11,6 +11,11 @@ from vault.errors import MalformedError
 CHECKSUM_SIZE = 4
 FINGERPRINT_SIZE = 10
 _ENCODED_LENGTH = 58  # base32 of 32 + 4 bytes, without padding
+
+
+# What a key string's parser ignores around it (FORMAT.md §2.1): ASCII white space, and
+# what copying from a chat or a PDF adds: no-break space, byte order mark, zero-width space.
+KEY_STRING_SPACE: Final = "\t\n\v\f\r \u00a0\ufeff\u200b"
 
 
 def _b32encode(data: bytes) -> str:
@@ -58,7 +63,12 @@ class PublicKey:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse the text form; a typo, a wrong kind or a bad length is a MalformedError."""
-        text = text.strip()
+        text = text.strip(KEY_STRING_SPACE)
+        if not text.isascii():
+            raise MalformedError(
+                f"{cls.KIND} key holds characters outside a-z and 2-7",
+                hint="copy the key again from its source",
+            )
         if not text.lower().startswith(cls.PREFIX):
             other = next((k for k in _KINDS if text.lower().startswith(k.PREFIX)), None)
             if other is not None:
