@@ -179,18 +179,55 @@ def _bounded_int(text: str) -> int | float:
     return int(text) if len(text) <= 4000 else float(text)
 
 
+MAX_METADATA_DEPTH = 64  # arrays and objects inside each other (FORMAT.md §3.2)
+
+
+def _not_json(name: str) -> float:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def nesting_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON text (brackets in strings ignored)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for character in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif character == "\\":
+                escaped = True
+            elif character == '"':
+                in_string = False
+        elif character == '"':
+            in_string = True
+        elif character in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_metadata(plaintext: bytes) -> dict[str, object]:
-    """A metadata chunk's JSON object ({} when empty); MalformedError otherwise."""
+    """A metadata chunk's JSON object ({} when empty); MalformedError otherwise.
+
+    The same outcome in every reader: RFC 8259 JSON only (no NaN or Infinity), at most
+    MAX_METADATA_DEPTH levels deep, at most 64 KiB.
+    """
     if not plaintext:
         return {}
     if len(plaintext) > MAX_METADATA_SIZE:
         raise MalformedError("metadata chunk larger than 64 KiB")
     try:
-        value = json.loads(plaintext.decode("utf-8"), parse_int=_bounded_int)
-    except (UnicodeDecodeError, ValueError):
+        text = plaintext.decode("utf-8")
+    except UnicodeDecodeError:
         raise MalformedError("metadata chunk is not JSON") from None
-    except RecursionError:
-        raise MalformedError("metadata chunk is nested too deeply to read") from None
+    if nesting_depth(text) > MAX_METADATA_DEPTH:
+        raise MalformedError(f"metadata chunk nests more than {MAX_METADATA_DEPTH} levels")
+    try:
+        value = json.loads(text, parse_int=_bounded_int, parse_constant=_not_json)
+    except ValueError:
+        raise MalformedError("metadata chunk is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedError("metadata chunk is not a JSON object")
     return {str(k): v for k, v in value.items()}

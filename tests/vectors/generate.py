@@ -257,6 +257,8 @@ def valid_recordings() -> list[Vector]:
     at_limit = sealed([(INIT, init_segment()), (METADATA, largest), (END, END_PAYLOAD)])
     huge = b'{"type": "note", "count": ' + b"7" * 5000 + b"}"
     huge_number = sealed([(INIT, init_segment()), (METADATA, huge), (END, END_PAYLOAD)])
+    deepest = b'{"deep": ' + b"[" * 63 + b"]" * 63 + b"}"
+    at_depth_limit = sealed([(INIT, init_segment()), (METADATA, deepest), (END, END_PAYLOAD)])
     junk_end = sealed([(INIT, init_segment()), (MEDIA, fragment(1)), (END, b"\xffnot json")])
     return [
         make(
@@ -324,6 +326,13 @@ def valid_recordings() -> list[Vector]:
             "a JSON object (under 64 KiB) with a 5000-digit number is a JSON object; "
             "readers ignore members they do not know",
             opened=huge_number.all_opened(),
+        ),
+        make(
+            "metadata_at_depth_limit",
+            "complete",
+            at_depth_limit.file(),
+            "a metadata JSON object nested 64 levels deep (the limit) is allowed",
+            opened=at_depth_limit.all_opened(),
         ),
         make(
             "end_plaintext_not_json",
@@ -606,6 +615,12 @@ def chunk_failures() -> list[Vector]:
         ("metadata_json_null", b"null", "JSON null"),
         ("metadata_not_json", b'{"type": "location", "lat": ', "cut-off JSON"),
         ("metadata_not_utf8", b'{"note": "\xff\xfe"}', "not UTF-8"),
+        ("metadata_nan", b'{"type": "location", "lat": NaN, "lon": 1}', "NaN (not RFC 8259)"),
+        (
+            "metadata_too_deep",
+            b'{"deep": ' + b"[" * 64 + b"]" * 64 + b"}",
+            "nested 65 levels deep",
+        ),
         (
             "metadata_too_large",
             b'{"type": "note", "text": "' + b"x" * (65537 - 28) + b'"}',
