@@ -67,6 +67,8 @@ def _result(report: VerifyReport) -> str:
         reasons.append(f"{len(report.missing_indices)} chunk(s) in between are missing")
     if report.final_index is None:
         reasons.append("it was interrupted before its final chunk")
+    if report.media_before_init is not None:
+        reasons.append("its media has no init segment before it (players cannot decode it)")
     return "INCOMPLETE BUT AUTHENTIC: every chunk present is genuine; " + " and ".join(reasons)
 
 
@@ -84,6 +86,8 @@ def _meaning(report: VerifyReport) -> str:
             lost.append("the stretches listed as missing")
         if report.final_index is None:
             lost.append("whatever was recorded after the last chunk present")
+        if report.media_before_init is not None:
+            lost.append("the init segment that the media needs to be played")
         return (
             f"every part present is exactly as {device} sealed it and can be relied on; "
             f"this file lacks {' and '.join(lost)}. The file alone cannot tell whether that "

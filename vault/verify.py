@@ -103,6 +103,7 @@ class VerifyReport:
     chain_intact: bool = True
     framing_error: str | None = None
     locations: int = 0
+    media_before_init: int | None = None  # the first media chunk with no init before it
 
     @property
     def tampered(self) -> bool:
@@ -114,7 +115,7 @@ class VerifyReport:
             return Status.TAMPERED
         if self.framing_error is not None:
             return Status.MALFORMED
-        if self.gaps or self.final_index is None:
+        if self.gaps or self.final_index is None or self.media_before_init is not None:
             return Status.INCOMPLETE
         return Status.COMPLETE
 
@@ -167,6 +168,7 @@ class VerifyReport:
             "interrupted_at_s": (
                 self.seconds(self.last_time_ms) if self.interrupted_after is not None else None
             ),
+            "media_before_init": self.media_before_init,
             "chain_intact": self.chain_intact,
             "problems": [{"index": x.index, "what": x.what} for x in self.problems],
             "framing_error": self.framing_error,
@@ -313,6 +315,12 @@ class RecordingVerifier:
                 report.problems.append(Problem(chunk.index, "second init segment"))
                 return False
             self._init_seen = True
+        elif (
+            chunk.kind is ChunkKind.MEDIA
+            and not self._init_seen
+            and report.media_before_init is None
+        ):
+            report.media_before_init = chunk.index  # unplayable from here: not complete
         expected_prev = self._header_hash if chunk.index == 0 else self._last_hash
         if (
             chunk.index == self._last_index + 1

@@ -259,6 +259,7 @@ def valid_recordings() -> list[Vector]:
     huge_number = sealed([(INIT, init_segment()), (METADATA, huge), (END, END_PAYLOAD)])
     deepest = b'{"deep": ' + b"[" * 63 + b"]" * 63 + b"}"
     at_depth_limit = sealed([(INIT, init_segment()), (METADATA, deepest), (END, END_PAYLOAD)])
+    no_init = sealed([(MEDIA, fragment(1)), (MEDIA, fragment(2)), (END, END_PAYLOAD)])
     junk_end = sealed([(INIT, init_segment()), (MEDIA, fragment(1)), (END, b"\xffnot json")])
     return [
         make(
@@ -333,6 +334,14 @@ def valid_recordings() -> list[Vector]:
             at_depth_limit.file(),
             "a metadata JSON object nested 64 levels deep (the limit) is allowed",
             opened=at_depth_limit.all_opened(),
+        ),
+        make(
+            "media_without_init",
+            "incomplete",
+            no_init.file(),
+            "every chunk present and final, but media and no init segment before it: "
+            "authentic, not playable, so not complete",
+            opened=no_init.all_opened(),
         ),
         make(
             "end_plaintext_not_json",
