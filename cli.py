@@ -467,6 +467,16 @@ def _chunks(directory: Path) -> dict[str, object]:
     }
 
 
+def _default_receipts(recording: Path) -> Path:
+    """A fetched file's sidecar (RECORDING.receipts), or a spooled recording itself (its
+    receipts are stored beside its chunks)."""
+    if recording.is_dir():
+        from vault.spool import find_recording
+
+        return find_recording(recording).directory
+    return recording.with_name(recording.name + ".receipts")
+
+
 def _stderr_echo(line: str) -> None:
     click.echo(line, err=True)
 
@@ -599,7 +609,7 @@ def verify(
     identities = [load_recipient_identity(identity, passphrase_fd)] if identity else None
     checker = None
     if relay_key is not None:
-        path = receipts_path or recording.with_name(recording.name + ".receipts")
+        path = receipts_path or _default_receipts(recording)
         checker = ReceiptChecker(relay_key, path)
     elif receipts_path is not None:
         fail(

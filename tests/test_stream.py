@@ -138,6 +138,12 @@ def test_record_streams_and_the_lawyer_gets_a_complete_receipted_archive(phone: 
     assert isinstance(receipts_report, dict)
     assert receipts_report["receipted"] == chunks
     assert receipts_report["unreceipted"] == []
+    # the phone's own spool verifies the same way, with the receipts stored beside it
+    code, spooled = phone.verify("spool")
+    assert code == 0, spooled
+    spooled_receipts = spooled["receipts"]
+    assert isinstance(spooled_receipts, dict)
+    assert spooled_receipts["receipted"] == chunks
 
 
 def test_relay_killed_and_restarted_mid_recording_loses_nothing(phone: Phone) -> None:

@@ -14,6 +14,7 @@ from vault.errors import MalformedError, TestigoError
 from vault.format import Chunk
 from vault.keys import RelayKey
 from vault.receipts import Receipt
+from vault.spool import RECEIPT_SUFFIX, RECEIPTS_DIR
 from vault.wire.receipts_file import read_receipts_file
 
 
@@ -128,22 +129,41 @@ def _indices(values: list[int]) -> str:
     return shown + (f" ... ({len(values)} in all)" if len(values) > 20 else "")
 
 
+def _receipts_file(path: Path) -> tuple[list[Receipt], int]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise TestigoError(
+            f"receipts file {path} does not exist",
+            hint="testigo fetch saves it as RECORDING.receipts",
+        ) from None
+    try:
+        return read_receipts_file(data)
+    except MalformedError as error:
+        raise MalformedError(f"{path}: {error}") from None
+
+
+def _spooled_receipts(directory: Path) -> tuple[list[Receipt], int]:
+    """The receipts a device stored beside its chunks (FORMAT.md §5), and how many of
+    those files are damaged."""
+    receipts, bad = [], 0
+    for path in sorted(directory.glob("*" + RECEIPT_SUFFIX)):
+        try:
+            receipts.append(Receipt.parse(path.read_bytes()))
+        except (OSError, MalformedError):
+            bad += 1
+    return receipts, bad
+
+
 class ReceiptChecker:
     """Collects the valid chunks of a recording (as a verify sink) and checks receipts."""
 
     def __init__(self, relay_key: RelayKey, receipts_path: Path) -> None:
         self.relay_key = relay_key
-        try:
-            data = receipts_path.read_bytes()
-        except FileNotFoundError:
-            raise TestigoError(
-                f"receipts file {receipts_path} does not exist",
-                hint="testigo fetch saves it as RECORDING.receipts",
-            ) from None
-        try:
-            receipts, self._malformed = read_receipts_file(data)
-        except MalformedError as error:
-            raise MalformedError(f"{receipts_path}: {error}") from None
+        if (receipts_path / RECEIPTS_DIR).is_dir():  # a spooled recording: its own receipts
+            receipts, self._malformed = _spooled_receipts(receipts_path / RECEIPTS_DIR)
+        else:
+            receipts, self._malformed = _receipts_file(receipts_path)
         self._receipts: dict[int, Receipt] = {}
         self._conflicting: set[int] = set()
         for receipt in receipts:
