@@ -144,7 +144,7 @@ def _receipts_file(path: Path) -> tuple[list[Receipt], int]:
 
 
 def _spooled_receipts(directory: Path) -> tuple[list[Receipt], int]:
-    """The receipts a device stored beside its chunks (FORMAT.md §5), and how many of
+    """The receipts a device stored beside its chunks (FORMAT.md §5.1), and how many of
     those files are damaged."""
     receipts, bad = [], 0
     for path in sorted(directory.glob("*" + RECEIPT_SUFFIX)):
