@@ -30,7 +30,8 @@ bench: $(STAMP)
 # Coverage-guided fuzzing of every parser of untrusted bytes (atheris), 60 s per target.
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet atheris
-	for target in recording relay_messages receipts identity_file key_strings; do \
+	for target in recording relay_messages receipts identity_file key_strings \
+		live_messages documents offers metadata; do \
 		$(BIN)/python -m bench.fuzz_parsers $$target -max_total_time=60 || exit 1; \
 	done
 

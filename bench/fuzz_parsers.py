@@ -1,8 +1,10 @@
 """Coverage-guided fuzzing (atheris) of every parser that reads untrusted bytes.
 
 Targets: the recording reader (header + chunks, as `testigo verify` reads a file), the
-relay's data-channel message parser and chunk reassembler, receipts, identity files and
-public key strings. A target fails only on an exception that is not the parser's own
+relay's data-channel message parser and chunk reassembler, receipts, identity files,
+public key strings, the live messages, the HTTPS JSON documents (error body, header
+answer, recording list, ICE configuration), the relay's WebRTC offer check and metadata
+plaintexts. A target fails only on an exception that is not the parser's own
 clear error (MalformedError / RelayError / TestigoError).
 
     make fuzz                      # every target, 60 s each
@@ -19,13 +21,17 @@ from pathlib import Path
 import atheris
 
 with atheris.instrument_imports():
+    from relay_server.webrtc import admitted_offer, check_offer
     from vault.archive import verify_stream
     from vault.errors import TestigoError
     from vault.identity import decode_identity, no_passphrase
     from vault.keys import DeviceKey, RecipientKey
+    from vault.verify import parse_metadata
     from vault.wire.datachannel import ChunkFrame, Reassembler, parse_message
-    from vault.wire.errors import RelayError
-    from vault.wire.receipts_file import parse_receipts_file
+    from vault.wire.documents import HeaderAccepted, IceConfig, RecordingList
+    from vault.wire.errors import ErrorBody, RelayError
+    from vault.wire.live import parse_live_message
+    from vault.wire.receipts_file import parse_receipts_file, read_receipts_file
 
 
 def recording(data: bytes) -> None:
@@ -47,6 +53,31 @@ def relay_messages(data: bytes) -> None:
 def receipts(data: bytes) -> None:
     with contextlib.suppress(TestigoError):
         list(parse_receipts_file(data))
+    with contextlib.suppress(TestigoError):
+        read_receipts_file(data)
+
+
+def live_messages(data: bytes) -> None:
+    with contextlib.suppress(TestigoError):
+        parse_live_message(data)
+
+
+def documents(data: bytes) -> None:
+    for document in (ErrorBody, HeaderAccepted, RecordingList, IceConfig):
+        with contextlib.suppress(TestigoError):
+            document.parse(data)
+
+
+def offers(data: bytes) -> None:
+    sdp = data.decode("utf-8", "replace")
+    with contextlib.suppress(RelayError):
+        check_offer(sdp)
+        admitted_offer(sdp, any_address=False)
+
+
+def metadata(data: bytes) -> None:
+    with contextlib.suppress(TestigoError):
+        parse_metadata(data)
 
 
 def identity_file(data: bytes) -> None:
@@ -67,6 +98,10 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "receipts": receipts,
     "identity_file": identity_file,
     "key_strings": key_strings,
+    "live_messages": live_messages,
+    "documents": documents,
+    "offers": offers,
+    "metadata": metadata,
 }
 
 
@@ -101,6 +136,18 @@ def seeds(name: str) -> list[bytes]:
         "receipts": [encode_receipts_file([bytes(sign_receipt(relay, c, 1)) for c in chunks])],
         "identity_file": [encode_identity(generate_identity(Role.LAWYER), None)],
         "key_strings": [str(recipient.public).encode(), str(device.public).encode()],
+        "live_messages": [b"\x01" + bytes(sealer.header), b"\x03\x00\x00\x00\x02", b"\x04\x01bye"],
+        "documents": [
+            b'{"error": {"code": 8, "name": "conflict", "message": "x", "index": 3}}',
+            b'{"device": "d", "recording_id": "r", "held": [[0, 4]]}',
+            b'{"recordings": [{"recording_id": "r", "chunks": 1, "created_ms": 5}]}',
+            b'{"ice_servers": [{"urls": ["stun:x:3478"], "username": "u", "credential": "c"}]}',
+        ],
+        "offers": [
+            b"v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+            b"a=candidate:1 1 udp 2130706431 8.8.8.8 5000 typ host\r\n"
+        ],
+        "metadata": [b'{"type": "location", "lat": 1.5, "lon": 2, "deep": [[{}]]}'],
     }[name]
 
 
