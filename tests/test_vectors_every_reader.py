@@ -94,3 +94,27 @@ async def test_the_relay_stores_what_a_reader_finds_authentic(path: Path, tmp_pa
             assert set(vector.valid) <= set(stored)
     finally:
         await storage.close()
+
+
+@pytest.mark.parametrize("name", ["reordered", "duplicated"])
+def test_decrypt_of_a_reordered_recording_plays_each_stretch_once_in_order(
+    name: str, tmp_path: Path
+) -> None:
+    """FORMAT.md §5: the media holds the valid chunks that pass the sequence checks, in
+    file order; a chunk out of order or again is left out, and named."""
+    vector = load(DATA_DIR / name)
+    recording = tmp_path / "vector.tgr"
+    recording.write_bytes(vector.recording)
+    identity = vault.RecipientIdentity(vector.identity)
+    kept: list[tuple[vault.Chunk, bytes | None]] = []
+    vault.verify_stream(
+        io.BytesIO(vector.recording), [identity], sink=lambda c, p: kept.append((c, p))
+    )
+    media = b"".join(
+        p or b"" for c, p in kept if c.kind in (vault.ChunkKind.INIT, vault.ChunkKind.MEDIA)
+    )
+    result = decrypt_recording(recording, [identity], tmp_path / "out.mp4")
+    assert result.report.status is vault.Status.TAMPERED
+    assert (tmp_path / "out.mp4").read_bytes() == media
+    assert [c.index for c, _ in kept] == list(vector.valid)
+    assert result.report.problems  # the chunk left out is named
