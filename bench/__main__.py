@@ -3,6 +3,7 @@
 from bench import (
     capture_pipeline,
     end_to_end,
+    forged_headers,
     live_delay,
     relay_load,
     slow_connections,
@@ -16,3 +17,4 @@ if __name__ == "__main__":
     live_delay.main([])
     relay_load.main(["--quick"])
     slow_connections.main([])
+    forged_headers.main([])
