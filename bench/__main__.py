@@ -3,6 +3,7 @@
 from bench import (
     capture_pipeline,
     end_to_end,
+    enrollment_oracle,
     forged_headers,
     live_delay,
     relay_load,
@@ -18,3 +19,4 @@ if __name__ == "__main__":
     relay_load.main(["--quick"])
     slow_connections.main([])
     forged_headers.main([])
+    enrollment_oracle.main([])
