@@ -1,12 +1,16 @@
 """Every vector of tests/vectors/ through the other readers (issue 11): `testigo decrypt`
-(vault.decrypt) and the relay's ingest checks, with the outcomes that tests/test_vectors.py
-checks for `verify`. Two readers must never give one file two verdicts.
+(vault.decrypt), the relay's ingest checks and the live watcher, with the outcomes that
+tests/test_vectors.py checks for `verify`. Two readers must never give one file two
+verdicts, and the watcher must never show a chunk that `verify` refuses.
 """
 
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 import vault
 from relay_server.enrollment import Enrollment
@@ -14,12 +18,15 @@ from relay_server.ingest import Ingest
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.storage.fs import FilesystemStorage
+from stream.contact.watch import ChunkReceived, WatchError, WatchEvent, watch
 from tests.vectors.kit import DATA_DIR, Vector
 from vault.archive import FramingError, iter_chunks
 from vault.decrypt import decrypt_recording
 from vault.format import HEADER_MAX_SIZE
 from vault.keys import DeviceKey
+from vault.wire import routes
 from vault.wire.errors import RelayError
+from vault.wire.live import EndReason, LiveChunk, LiveEnd, LiveHeader
 
 VECTOR_PATHS = sorted(DATA_DIR.iterdir())
 READABLE = ("complete", "incomplete", "tampered", "malformed")
@@ -118,3 +125,56 @@ def test_decrypt_of_a_reordered_recording_plays_each_stretch_once_in_order(
     assert (tmp_path / "out.mp4").read_bytes() == media
     assert [c.index for c, _ in kept] == list(vector.valid)
     assert result.report.problems  # the chunk left out is named
+
+
+# -- the live watcher: a contact's phone following the vector as the relay forwards it --
+
+
+def live_relay(frames: list[bytes]) -> web.Application:
+    """What a relay sends a viewer (PROTOCOL.md §12): here, one vector, then END."""
+
+    async def live(request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        for frame in frames:
+            await socket.send_bytes(frame)
+        await socket.send_bytes(bytes(LiveEnd(EndReason.SHUTDOWN, "done")))
+        await socket.close()
+        return socket
+
+    app = web.Application()
+    app.add_routes([web.get(routes.LIVE.template, live)])
+    return app
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", VECTOR_PATHS, ids=lambda path: path.name)
+async def test_the_live_watcher_shows_only_what_verify_accepts(
+    path: Path, aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]
+) -> None:
+    vector = load(path)
+    try:
+        header_bytes, chunks = split(vector.recording)
+        device = DeviceKey(vault.Header.parse(header_bytes).device_key)
+    except vault.TestigoError:
+        return  # no header a relay would have accepted: nothing to watch
+    frames = [bytes(LiveHeader(header_bytes)), *(bytes(LiveChunk(c)) for c in chunks)]
+    server = await aiohttp_server(live_relay(frames))
+    shown: list[int] = []
+
+    def on_event(event: WatchEvent) -> None:
+        if isinstance(event, ChunkReceived):
+            shown.append(event.index)
+
+    identity = vault.RecipientIdentity(vector.identity)
+    try:
+        await watch(str(server.make_url("")).rstrip("/"), "tg-token-x", device, [identity],
+                    None, on_event=on_event, max_recordings=1, reconnect=False)  # fmt: skip
+    except vault.NotForMeError:
+        assert vector.expect == "no match"
+        return
+    except WatchError:
+        pass  # the stream ended (END) before a final chunk: an interrupted recording
+    assert set(shown) <= set(vector.valid), vector.name  # never shows what verify refuses
+    if vector.expect == "complete":
+        assert shown == list(vector.valid)
