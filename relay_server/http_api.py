@@ -26,6 +26,7 @@ from relay_server.state import (
     LIVE,
     LIVE_SOCKETS,
     METRICS,
+    RELAY,
     SESSIONS,
     SETTINGS,
     STORAGE,
@@ -35,7 +36,7 @@ from relay_server.webrtc import MAX_OFFER_BYTES, ice_config
 from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
-from vault.receipts import Receipt
+from vault.receipts import Receipt, sign_revocation
 from vault.wire import routes
 from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
 from vault.wire.errors import ErrorBody, ErrorCode, RelayError
@@ -227,8 +228,10 @@ async def _stream_recording(
     content_type: str,
     first: Callable[[bytes], bytes],
     per_chunk: Callable[[bytes, bytes, int], Awaitable[bytes | None]],
+    last: Callable[[DeviceKey], Awaitable[bytes]] | None = None,
 ) -> web.StreamResponse:
-    """Stream first(header), then per_chunk(...) for each stored index, in index order."""
+    """Stream first(header), then per_chunk(...) for each stored index, in index order,
+    then last(device)."""
     device = await authorized_device(request)
     recording_id = recording_id_from_path(request)
     storage = request.app[STORAGE]
@@ -242,6 +245,8 @@ async def _stream_recording(
         item = await per_chunk(device.raw, recording_id, index)
         if item is not None:
             await response.write(item)
+    if last is not None:
+        await response.write(await last(device))
     await response.write_eof()
     return response
 
@@ -257,8 +262,20 @@ async def download_archive(request: web.Request) -> web.StreamResponse:
 async def download_receipts(request: web.Request) -> web.StreamResponse:
     """The receipts file (PROTOCOL.md §2.1)."""
     storage = request.app[STORAGE]
+
+    async def revocation(device: DeviceKey) -> bytes:
+        """The relay's signed statement of when it revoked the device, if it did."""
+        record = await request.app[ENROLLMENT].record(device.raw)
+        if record is None or record.revoked_ms is None:
+            return b""
+        return bytes(sign_revocation(request.app[RELAY], device.raw, record.revoked_ms))
+
     return await _stream_recording(
-        request, routes.RECEIPTS_TYPE, lambda _header: RECEIPTS_FILE_MAGIC, storage.read_receipt
+        request,
+        routes.RECEIPTS_TYPE,
+        lambda _header: RECEIPTS_FILE_MAGIC,
+        storage.read_receipt,
+        revocation,
     )
 
 

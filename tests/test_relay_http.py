@@ -41,7 +41,7 @@ from vault import (
 from vault.format import Header
 from vault.receipts import Receipt
 from vault.wire.documents import RecordingList
-from vault.wire.receipts_file import parse_receipts_file
+from vault.wire.receipts_file import parse_receipts_file, read_receipts_file
 
 pytestmark = pytest.mark.asyncio
 
@@ -367,6 +367,14 @@ async def test_a_revoked_device_uploads_nothing_more_but_stays_readable(
     archive = await fresh.get(f"{base}/archive", headers=auth)
     assert archive.status == 200
     assert await archive.read() == before.header + before.chunks[0]
+    # the receipts file says, signed, when the relay revoked the device
+    receipts = read_receipts_file(await (await fresh.get(f"{base}/receipts", headers=auth)).read())
+    (statement,) = receipts.revocations
+    assert statement.verify(relay_identity.public)
+    assert statement.device_key == device_identity.public.raw
+    (record,) = await operator.devices(relay_settings)
+    assert statement.revoked_ms == record.revoked_ms
+    assert [r.index for r in receipts.receipts] == [0]
 
 
 # -- the end of a recording (PROTOCOL.md §4.1) --

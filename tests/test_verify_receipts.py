@@ -11,7 +11,7 @@ from tests.cli_run import run_testigo
 from tests.relay_fixtures import seal_recording
 from vault import Chunk, DeviceIdentity, RecipientIdentity, RelayIdentity
 from vault.receipt_check import LATE_AFTER_MS, late_chunks
-from vault.receipts import sign_receipt
+from vault.receipts import Receipt, sign_receipt, sign_revocation
 from vault.wire.receipts_file import encode_receipts_file
 
 HOUR_MS = 3_600_000
@@ -25,14 +25,24 @@ def test_even_delays_are_not_late_and_one_outlier_is() -> None:
     assert late_chunks({0: 40, 1: 40 + LATE_AFTER_MS}) == {}  # the median is their midpoint
 
 
+DEVICE_OF: list[bytes] = []  # the device key of the case being written (for damage)
+
+
 def write_case(
-    tmp_path: Path, delays_ms: list[int], damage: Callable[[list[bytes]], list[bytes]] | None = None
+    tmp_path: Path,
+    delays_ms: list[int],
+    damage: Callable[[list[bytes]], list[bytes]] | None = None,
+    *,
+    relays: list[RelayIdentity] | None = None,
 ) -> tuple[Path, RelayIdentity]:
     device, recipient, relay = (
         DeviceIdentity.generate(),
         RecipientIdentity.generate(),
         RelayIdentity.generate(),
     )
+    DEVICE_OF[:] = [device.public.raw]
+    if relays is not None:
+        relays[:] = [relay]
     recording = seal_recording(device, recipient, [10] * (len(delays_ms) - 2))
     chunks = [Chunk.parse(c) for c in recording.chunks]
     receipts = [
@@ -115,3 +125,38 @@ def test_two_different_receipts_for_one_chunk_are_invalid(tmp_path: Path) -> Non
     assert isinstance(receipts, dict)
     assert receipts["invalid"] == [2]
     assert code == 20
+
+
+def test_chunks_received_after_the_devices_revocation_are_flagged(tmp_path: Path) -> None:
+    relays: list[RelayIdentity] = []
+
+    def revoked_midway(receipts: list[bytes]) -> list[bytes]:
+        relay = relays[0]
+        third = Receipt.parse(receipts[3])
+        statement = sign_revocation(relay, DEVICE_OF[0], third.received_ms - 2_500)
+        return [*receipts, bytes(statement)]
+
+    # chunks 3 and 4 reach the relay 5 s after they were sealed: after the revocation
+    path, relay = write_case(tmp_path, [30, 35, 40, 5_000, 5_000], revoked_midway, relays=relays)
+    _code, document = verify_json(tmp_path, path, relay)
+    receipts = document["receipts"]
+    assert isinstance(receipts, dict)
+    assert receipts["after_revocation"] == [3, 4]
+    assert receipts["receipted"] == 5
+    text = run_testigo("verify", path.name, "--relay-key", str(relay.public), cwd=tmp_path)
+    assert "AFTER REVOCATION: chunk(s) 3, 4" in text.out + text.err
+
+
+def test_a_revocation_statement_by_another_relay_is_ignored(tmp_path: Path) -> None:
+    relays: list[RelayIdentity] = []
+
+    def forged_revocation(receipts: list[bytes]) -> list[bytes]:
+        statement = sign_revocation(RelayIdentity.generate(), DEVICE_OF[0], 0)
+        return [*receipts, bytes(statement)]
+
+    path, relay = write_case(tmp_path, [30, 35, 40, 32, 45], forged_revocation, relays=relays)
+    _code, document = verify_json(tmp_path, path, relay)
+    receipts = document["receipts"]
+    assert isinstance(receipts, dict)
+    assert receipts["revoked_ms"] is None
+    assert receipts["after_revocation"] == []

@@ -15,7 +15,7 @@ from vault.format import Chunk
 from vault.keys import RelayKey
 from vault.receipts import Receipt
 from vault.spool import RECEIPT_SUFFIX, RECEIPTS_DIR
-from vault.wire.receipts_file import read_receipts_file
+from vault.wire.receipts_file import ReceiptsFile, read_receipts_file
 
 
 @dataclass
@@ -29,6 +29,8 @@ class ReceiptReport:
     received_ms: dict[int, int] = field(default_factory=dict)  # index → the relay's clock
     malformed_records: int = 0  # records of the receipts file that did not parse
     late_ms: dict[int, int] = field(default_factory=dict)  # index → how much later than usual
+    revoked_ms: int | None = None  # when the relay revoked the device (its signed statement)
+    after_revocation: list[int] = field(default_factory=list)  # received since then
 
     @property
     def complete(self) -> bool:
@@ -45,6 +47,8 @@ class ReceiptReport:
             "relay_minus_device_ms": self.delay_summary(),
             "received_ms": {str(i): t for i, t in sorted(self.received_ms.items())},
             "late": [{"index": i, "later_than_usual_ms": t} for i, t in self.late_ms.items()],
+            "revoked_ms": self.revoked_ms,
+            "after_revocation": self.after_revocation,
         }
 
     def delay_summary(self) -> dict[str, float] | None:
@@ -85,6 +89,13 @@ class ReceiptReport:
             lines.append(
                 f"  relay time minus device time: median {summary['median'] / 1000:.2f} s "
                 f"(min {summary['min'] / 1000:.2f} s, max {summary['max'] / 1000:.2f} s)"
+            )
+        if self.revoked_ms is not None:
+            lines.append(f"  the relay revoked this device at {_utc(self.revoked_ms)}")
+        if self.after_revocation:
+            lines.append(
+                f"  - AFTER REVOCATION: chunk(s) {_indices(self.after_revocation)} reached the "
+                "relay after it revoked the device: the device key was then in other hands"
             )
         for index, late in self.late_ms.items():
             lines.append(
@@ -129,7 +140,7 @@ def _indices(values: list[int]) -> str:
     return shown + (f" ... ({len(values)} in all)" if len(values) > 20 else "")
 
 
-def _receipts_file(path: Path) -> tuple[list[Receipt], int]:
+def _receipts_file(path: Path) -> ReceiptsFile:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -143,7 +154,7 @@ def _receipts_file(path: Path) -> tuple[list[Receipt], int]:
         raise MalformedError(f"{path}: {error}") from None
 
 
-def _spooled_receipts(directory: Path) -> tuple[list[Receipt], int]:
+def _spooled_receipts(directory: Path) -> ReceiptsFile:
     """The receipts a device stored beside its chunks (FORMAT.md §5.1), and how many of
     those files are damaged."""
     receipts, bad = [], 0
@@ -152,7 +163,7 @@ def _spooled_receipts(directory: Path) -> tuple[list[Receipt], int]:
             receipts.append(Receipt.parse(path.read_bytes()))
         except (OSError, MalformedError):
             bad += 1
-    return receipts, bad
+    return ReceiptsFile(tuple(receipts), (), bad)
 
 
 class ReceiptChecker:
@@ -161,12 +172,16 @@ class ReceiptChecker:
     def __init__(self, relay_key: RelayKey, receipts_path: Path) -> None:
         self.relay_key = relay_key
         if (receipts_path / RECEIPTS_DIR).is_dir():  # a spooled recording: its own receipts
-            receipts, self._malformed = _spooled_receipts(receipts_path / RECEIPTS_DIR)
+            contents = _spooled_receipts(receipts_path / RECEIPTS_DIR)
         else:
-            receipts, self._malformed = _receipts_file(receipts_path)
+            contents = _receipts_file(receipts_path)
+        self._malformed = contents.damaged
+        self._revoked_ms = min(
+            (r.revoked_ms for r in contents.revocations if r.verify(relay_key)), default=None
+        )
         self._receipts: dict[int, Receipt] = {}
         self._conflicting: set[int] = set()
-        for receipt in receipts:
+        for receipt in contents.receipts:
             known = self._receipts.setdefault(receipt.index, receipt)
             if known != receipt:
                 self._conflicting.add(receipt.index)  # two different receipts, one chunk
@@ -198,4 +213,9 @@ class ReceiptChecker:
             for index in report.received_ms
         }
         report.late_ms = late_chunks(delays)
+        report.revoked_ms = self._revoked_ms
+        if self._revoked_ms is not None:
+            report.after_revocation = [
+                i for i, t in sorted(report.received_ms.items()) if t >= self._revoked_ms
+            ]
         return report

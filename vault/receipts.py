@@ -100,3 +100,56 @@ def sign_receipt(relay: RelayIdentity, chunk: Chunk, received_ms: int) -> Receip
         relay_key=unsigned.relay_key,
         signature=relay.sign(unsigned.signature_message()),
     )
+
+
+REVOCATION_CONTEXT: Final = b"testigo/v1 revocation"
+REVOCATION_MAGIC: Final = b"tgrv"
+_REVOKED = struct.Struct(">4s32sQ20x")  # magic, device key, revoked_ms, zero padding
+
+
+@dataclass(frozen=True)
+class RevocationStatement:
+    """The relay's signed statement that it revoked a device at `revoked_ms` (its clock):
+    a receipt of a chunk received after it names a chunk made with a key in other hands.
+    The same 160 bytes as a receipt, so it travels in the receipts file (PROTOCOL.md §2.1).
+    """
+
+    device_key: bytes
+    revoked_ms: int
+    relay_key: bytes
+    signature: bytes
+
+    def signature_message(self) -> bytes:
+        return REVOCATION_CONTEXT + self.device_key + struct.pack(">Q", self.revoked_ms)
+
+    def __bytes__(self) -> bytes:
+        fields = _REVOKED.pack(REVOCATION_MAGIC, self.device_key, self.revoked_ms)
+        return fields + self.relay_key + self.signature
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        if len(data) != RECEIPT_SIZE or not data.startswith(REVOCATION_MAGIC):
+            raise MalformedError("not a Testigo revocation statement")
+        _magic, device_key, revoked_ms = _REVOKED.unpack_from(data)
+        if any(data[44 : _REVOKED.size]):
+            raise MalformedError("revocation statement: padding must be zero")
+        return cls(
+            bytes(device_key),
+            revoked_ms,
+            bytes(data[_REVOKED.size : _REVOKED.size + 32]),
+            bytes(data[_REVOKED.size + 32 :]),
+        )
+
+    def verify(self, relay_key: RelayKey) -> bool:
+        if self.relay_key != relay_key.raw:
+            return False
+        return relay_key.verify(self.signature_message(), self.signature)
+
+
+def sign_revocation(
+    relay: RelayIdentity, device_key: bytes, revoked_ms: int
+) -> RevocationStatement:
+    unsigned = RevocationStatement(device_key, revoked_ms, relay.public.raw, bytes(64))
+    return RevocationStatement(
+        device_key, revoked_ms, relay.public.raw, relay.sign(unsigned.signature_message())
+    )
