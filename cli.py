@@ -34,7 +34,13 @@ from stream.terminal.options import (
     resolution_option,
     token_fd_option,
 )
-from stream.terminal.params import Assignment, LocationSpec, PublicKeyType, SourceSpec
+from stream.terminal.params import (
+    Assignment,
+    LocationSpec,
+    MicrophoneSpec,
+    PublicKeyType,
+    SourceSpec,
+)
 from vault import (
     DeviceIdentity,
     MalformedError,
@@ -372,6 +378,7 @@ def setup(relay_url: str, relay_key: RelayKey, home: Path | None) -> None:
 )
 @click.option(
     "--microphone",
+    type=MicrophoneSpec(),
     default=None,
     metavar="SPEC",
     help="With a camera: pulse:DEVICE, alsa:DEVICE or none (default: the system's, if any).",
@@ -1094,6 +1101,16 @@ def relay_token_revoke(settings: "Settings", device: DeviceKey, token_id: str) -
     click.echo(f"withdrawn: token {token_id} of device {device.fingerprint}")
 
 
+def _check_alert_target(kind: str, target: str) -> None:
+    """A target that cannot be one is a usage error, before any storage is touched."""
+    from relay_server.enrollment import AlertTarget, AlertTargetError
+
+    try:
+        AlertTarget.make(kind, target)
+    except AlertTargetError as error:
+        fail(str(error), "for example https://hooks.example/testigo or ana@example.org", EXIT_USAGE)
+
+
 alert_arguments = (
     click.argument("kind", type=click.Choice(["webhook", "email"])),
     click.argument("target"),
@@ -1114,6 +1131,8 @@ def relay_alert(settings: "Settings", device: DeviceKey, kind: str, target: str)
 
     from relay_server.operator import add_alert_target
 
+    _check_alert_target(kind, target)
+
     added = asyncio.run(add_alert_target(settings, device, kind, target))
     click.echo(f"{'added' if added else 'already there'}: {kind} alert for {device.fingerprint}")
 
@@ -1127,6 +1146,8 @@ def relay_alert_remove(settings: "Settings", device: DeviceKey, kind: str, targe
     import asyncio
 
     from relay_server.operator import remove_alert_target
+
+    _check_alert_target(kind, target)
 
     removed = asyncio.run(remove_alert_target(settings, device, kind, target))
     click.echo(

@@ -389,3 +389,24 @@ def test_relay_serve_checks_its_storage_before_it_says_it_listens(tmp_path: Path
     assert "testigo: error: the storage does not work" in done.stderr
     assert "hint: check --storage" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("spec", ["usb", "pulse:", "alsa:", "none:x"])
+def test_a_bad_microphone_is_a_usage_error(spec: str) -> None:
+    result = cli_run("record", "--source", "camera", "-o", "spool", "--microphone", spec)
+    assert_refused(result, 2, "is not a microphone", "pulse:DEVICE")
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "words"),
+    [("webhook", "ftp://example.org/x", "http:// or https://"), ("email", "nobody", "one address")],
+)
+def test_a_bad_alert_target_is_a_usage_error(
+    tmp_path: Path, device_text: str, kind: str, target: str, words: str
+) -> None:
+    for command in ("alert", "alert-remove"):
+        result = cli_run(
+            "relay", command, device_text, kind, target, "--storage", str(tmp_path / "storage")
+        )
+        assert_refused(result, 2, words, "hooks.example")
+    assert not (tmp_path / "storage").exists()  # refused before touching the storage

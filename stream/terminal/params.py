@@ -139,6 +139,26 @@ class LocationSpec(click.ParamType[str, object]):
         return text
 
 
+class MicrophoneSpec(click.ParamType[str, object]):
+    """--microphone: none, or pulse or alsa, with an optional :DEVICE."""
+
+    name = "microphone"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> str:
+        text = str(value)
+        backend, colon, device = text.partition(":")
+        if text == "none" or (backend in ("pulse", "alsa") and (not colon or device)):
+            return text
+        raise BadValue(
+            f"{text!r} is not a microphone",
+            "none, pulse, pulse:DEVICE, alsa or alsa:DEVICE (e.g. alsa:hw:1)",
+            ctx,
+            param,
+        )
+
+
 class SourceSpec(click.ParamType[str, object]):
     """--source: camera, camera:N or camera:PATH, synthetic, or an existing media file."""
 
