@@ -7,6 +7,7 @@ chain, decrypt) on one thread and on the default thread pool. Target: (b)/(a) >=
 """
 
 import argparse
+import itertools
 import os
 import tempfile
 import time
@@ -30,7 +31,9 @@ def make_recording(path: Path, size_mb: int) -> RecipientIdentity:
     sealer = RecordingSealer.start(device, [lawyer.public], 'video/mp4; codecs="avc1.42E01E"')
     payload = os.urandom(CHUNK_BYTES)
     count = size_mb * 1_000_000 // CHUNK_BYTES
-    chunks = (PlainChunk(ChunkKind.MEDIA, payload, i * 1000) for i in range(count))
+    init = PlainChunk(ChunkKind.INIT, b"ftyp-moov", 0)  # a real recording starts with one
+    media = (PlainChunk(ChunkKind.MEDIA, payload, i * 1000) for i in range(count))
+    chunks = itertools.chain([init], media)
     seal_to_file(sealer, chunks, path)
     return lawyer
 
