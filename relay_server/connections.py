@@ -66,10 +66,12 @@ class GuardedConnection(asyncio.Protocol):
             self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._inner.pause_writing()
+        if self.admitted:
+            self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self._inner.resume_writing()
+        if self.admitted:
+            self._inner.resume_writing()
 
 
 class ConnectionGuard:
@@ -83,8 +85,6 @@ class ConnectionGuard:
         self.header_seconds = header_seconds
         self._open: dict[asyncio.Transport, GuardedConnection] = {}
         self._per_address: Counter[str] = Counter()
-        self.refused = 0
-        self.timed_out = 0
 
     def __len__(self) -> int:
         return len(self._open)
@@ -97,7 +97,6 @@ class ConnectionGuard:
             len(self._open) >= self.max_connections
             or self._per_address[connection.address] >= self.max_per_address
         ):
-            self.refused += 1
             log_event(20, "connection.refused", open=len(self._open))
             return False
         assert connection.transport is not None
@@ -139,7 +138,6 @@ class ConnectionGuard:
     def _expire(self, connection: GuardedConnection) -> None:
         connection.deadline = None
         if connection.transport is not None and not connection.transport.is_closing():
-            self.timed_out += 1
             connection.transport.abort()
 
     @staticmethod

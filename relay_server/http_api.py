@@ -164,8 +164,8 @@ async def post_chunk(request: web.Request) -> web.Response:
 async def authorized_device(request: web.Request) -> DeviceKey:
     """The device in the path, if the bearer token reads it; unauthorized otherwise."""
     unauthorized = RelayError(ErrorCode.UNAUTHORIZED, "a valid capability token is needed")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    token = _bearer_token(request)
+    if not token:
         raise unauthorized
     try:
         device = DeviceKey.parse(request.match_info["device"])
@@ -177,10 +177,15 @@ async def authorized_device(request: web.Request) -> DeviceKey:
     return device
 
 
+def _bearer_token(request: web.Request) -> str:
+    """The request's bearer token ("" when it has none)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token if scheme.lower() == "bearer" else ""
+
+
 def _token_id(request: web.Request) -> bytes:
     """The stored form (hash) of the request's bearer token, checked before."""
-    token = request.headers.get("Authorization", "").partition(" ")[2]
-    raw = parse_token(token)
+    raw = parse_token(_bearer_token(request))
     return token_hash(raw) if raw is not None else b""
 
 

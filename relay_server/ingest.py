@@ -111,15 +111,16 @@ class Ingest:
 
     # -- headers --
 
-    async def accept_header(self, data: bytes) -> AcceptedRecording:
-        """Check and store a header (HELLO, POST /v1/headers)."""
+    async def accept_header(self, data: bytes, *, stored: bool = False) -> AcceptedRecording:
+        """Check and store a header (HELLO, POST /v1/headers); stored: data was just read
+        from storage (nothing to charge, nothing to look up again)."""
         try:
-            return await self._accept_header(data)
+            return await self._accept_header(data, stored)
         except RelayError as error:
             self._metrics.reject(error.code.wire_name)
             raise
 
-    async def _accept_header(self, data: bytes) -> AcceptedRecording:
+    async def _accept_header(self, data: bytes, stored: bool) -> AcceptedRecording:
         if len(data) > HEADER_MAX_SIZE:
             raise RelayError(ErrorCode.MALFORMED, "a header is at most 5512 bytes")
         try:
@@ -138,7 +139,7 @@ class Ingest:
                 ErrorCode.UNKNOWN_DEVICE, "this device is not enrolled on this relay (or revoked)"
             )
         accepted = AcceptedRecording(header, verifier)
-        known = await self._is_stored(accepted, data)
+        known = stored or await self._is_stored(accepted, data)
         device = header.device_key
         if not known and not self._new_recordings.allows(device, 1):
             raise RelayError(
@@ -217,7 +218,7 @@ class Ingest:
         if data is None:
             self._metrics.reject(ErrorCode.NO_HEADER.wire_name)
             raise RelayError(ErrorCode.NO_HEADER, "send the recording's header first")
-        return await self.accept_header(data)
+        return await self.accept_header(data, stored=True)
 
     async def held_ranges(self, accepted: AcceptedRecording) -> list[tuple[int, int]]:
         """Ranges of the chunk indices of this recording already stored."""

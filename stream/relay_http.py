@@ -33,10 +33,11 @@ def crosses_the_network_in_clear(url: str) -> bool:
         return True
 
 
-def client_timeout() -> aiohttp.ClientTimeout:
-    """The time limits of a session with a relay (downloads may last, but not stall)."""
+def client_timeout(total: float | None = None) -> aiohttp.ClientTimeout:
+    """The time limits with a relay: connecting, silence, and (for one request) total;
+    without a total, downloads may last but not stall."""
     return aiohttp.ClientTimeout(
-        total=None, sock_connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S
+        total=total, sock_connect=CONNECT_TIMEOUT_S, sock_read=READ_TIMEOUT_S
     )
 
 

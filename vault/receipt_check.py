@@ -198,8 +198,7 @@ class ReceiptChecker:
                 report.unreceipted.append(index)
             elif (
                 index in self._conflicting
-                or receipt.recording_id != recording_id
-                or receipt.chunk_hash != chunk_hash
+                or not receipt.names(recording_id, index, chunk_hash)
                 or not receipt.verify(self.relay_key)
             ):
                 report.invalid.append(index)

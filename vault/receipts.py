@@ -69,15 +69,19 @@ class Receipt:
             signature=bytes(data[_SIGNED.size + 32 :]),
         )
 
+    def names(self, recording_id: bytes, index: int, chunk_hash: bytes) -> bool:
+        """Whether this receipt is for that very chunk (not whether it is signed)."""
+        return (
+            self.recording_id == recording_id
+            and self.index == index
+            and self.chunk_hash == chunk_hash
+        )
+
     def verify(self, relay_key: RelayKey, chunk: Chunk | None = None) -> bool:
         """True when relay_key signed this receipt (and it names chunk, if given)."""
         if self.relay_key != relay_key.raw:
             return False
-        if chunk is not None and (
-            chunk.recording_id != self.recording_id
-            or chunk.index != self.index
-            or chunk.chunk_hash != self.chunk_hash
-        ):
+        if chunk is not None and not self.names(chunk.recording_id, chunk.index, chunk.chunk_hash):
             return False
         return relay_key.verify(self.signature_message(), self.signature)
 

@@ -265,12 +265,11 @@ async def run_session(
             display.close()
             indices = recording.indices()
             return RecordingSummary(recording.directory, len(indices), 0, indices, streamed=False)
-        safe: list[SafeSeconds] = []
 
-        def on_safe(chunk: SafeChunk) -> None:
+        def on_safe(chunk: SafeChunk) -> None:  # called only once `safe` below exists
             if not first_receipt:
                 first_receipt.append(time.monotonic() - started)
-            display.safe(safe[0].add(chunk, times))
+            display.safe(safe.add(chunk, times))
 
         uploader = Uploader(
             recording,
@@ -281,7 +280,7 @@ async def run_session(
             on_note=echo,
             on_status=display.upload,
         )
-        safe.append(SafeSeconds(recording.header().created_ms, set(uploader.receipted_at_start)))
+        safe = SafeSeconds(recording.header().created_ms, set(uploader.receipted_at_start))
         uploader.expect_more()  # it read the spool; later chunks come through box
         box.append(uploader)
         upload_task = asyncio.ensure_future(_upload_until_done(uploader, give_up))

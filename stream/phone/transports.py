@@ -10,9 +10,8 @@ from typing import Final, Protocol
 
 import aiohttp
 
-from stream import relay_http
 from stream.phone.datachannel import ChannelClosed, DataChannelClient
-from stream.relay_http import failure_text
+from stream.relay_http import client_timeout, failure_text
 from vault.errors import MalformedError
 from vault.receipts import RECEIPT_SIZE, Receipt
 from vault.wire import routes
@@ -135,7 +134,7 @@ class HTTPSTransport:
     async def hello(self, header: bytes) -> None:
         try:
             async with self._session.post(
-                routes.HEADERS.url(self._url), data=header, timeout=_timeout()
+                routes.HEADERS.url(self._url), data=header, timeout=client_timeout(HTTP_TIMEOUT_S)
             ) as response:
                 body = await response.read()
                 if response.status != 200:
@@ -154,30 +153,20 @@ class HTTPSTransport:
         index, chunk = await self._queue.get()
         try:
             async with self._session.post(
-                self._chunks_url, data=chunk, timeout=_timeout()
+                self._chunks_url, data=chunk, timeout=client_timeout(HTTP_TIMEOUT_S)
             ) as response:
                 body = await response.read()
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             raise ConnectionLost(f"HTTPS to the relay failed: {failure_text(error)}") from None
         if response.status == 200 and len(body) == RECEIPT_SIZE:
             return Answer(index, body, None)
-        try:
-            refusal = ErrorBody.parse(body)
-        except MalformedError:
-            raise ConnectionLost(f"relay answered HTTP {response.status}") from None
-        return Answer(index, None, RelayError(refusal.code, refusal.message, index=index))
+        refusal = _refusal(response.status, body)
+        if isinstance(refusal, ConnectionLost):
+            raise refusal
+        return Answer(index, None, RelayError(refusal.code, str(refusal), index=index))
 
     async def close(self) -> None:
         """The session belongs to the caller."""
-
-
-def _timeout() -> aiohttp.ClientTimeout:
-    """One request: at most HTTP_TIMEOUT_S in all, and no silence longer than a relay's."""
-    return aiohttp.ClientTimeout(
-        total=HTTP_TIMEOUT_S,
-        sock_connect=relay_http.CONNECT_TIMEOUT_S,
-        sock_read=relay_http.READ_TIMEOUT_S,
-    )
 
 
 def _refusal(status: int, body: bytes) -> RelayError | ConnectionLost:

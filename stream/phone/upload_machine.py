@@ -26,7 +26,7 @@ The rules it implements:
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Final
 
@@ -153,12 +153,6 @@ class UploadStatus:
     stopped: str | None = None  # why the upload of this recording ended for good
 
 
-@dataclass
-class _Counters:
-    safe: int = 0
-    given_up: dict[int, str] = field(default_factory=dict)
-
-
 class UploadMachine:
     """The upload of one recording; see the module docstring."""
 
@@ -192,7 +186,8 @@ class UploadMachine:
         self._told: set[str] = set()
         self._outage = False
         self._actions: list[Action] = []
-        self._counters = _Counters(safe=receipted)
+        self._safe = receipted
+        self._given_up: dict[int, str] = {}
 
     # -- what the driver asks --
 
@@ -205,7 +200,7 @@ class UploadMachine:
 
     @property
     def safe_count(self) -> int:
-        return self._counters.safe
+        return self._safe
 
     @property
     def unsafe_indices(self) -> list[int]:
@@ -215,14 +210,12 @@ class UploadMachine:
     @property
     def given_up(self) -> dict[int, str]:
         """Chunks the relay will never take, with the reason."""
-        return dict(self._counters.given_up)
+        return dict(self._given_up)
 
     @property
     def status(self) -> UploadStatus:
         link = self._active.value if self._active is not None else "offline"
-        return UploadStatus(
-            link, len(self._spooled), self._counters.safe, self._problem, self._stopped
-        )
+        return UploadStatus(link, len(self._spooled), self._safe, self._problem, self._stopped)
 
     def wake_at(self) -> float | None:
         """The next moment at which `actions` may have something new without an event."""
@@ -263,11 +256,11 @@ class UploadMachine:
     # -- what the recorder says --
 
     def chunk_spooled(self, index: int) -> None:
-        if index in self._spooled or index in self._counters.given_up:
+        if index in self._spooled or index in self._given_up:
             return
         self._spooled.add(index)
         if self._stopped is not None:
-            self._counters.given_up[index] = self._stopped
+            self._given_up[index] = self._stopped
         else:
             self._pending.add(index)
 
@@ -343,11 +336,7 @@ class UploadMachine:
         except MalformedError:
             self._lose(kind, f"the receipt for chunk {index} is malformed", now)
             return
-        if (
-            receipt.index != index
-            or receipt.recording_id != self._recording_id
-            or receipt.chunk_hash != flight.chunk_hash
-        ):
+        if not receipt.names(self._recording_id, index, flight.chunk_hash):
             self._lose(kind, f"the receipt for chunk {index} names another chunk", now)
             return
         if receipt.relay_key != self._relay_key.raw:
@@ -361,7 +350,7 @@ class UploadMachine:
             return
         del self._in_flight[index]
         self._spooled.discard(index)
-        self._counters.safe += 1
+        self._safe += 1
         self._backoff.reset()
         self._problem = None
         if self._outage:
@@ -480,7 +469,7 @@ class UploadMachine:
             self._actions.append(Tell(OUT_OF_REACH))
 
     def _give_up(self, index: int, reason: str) -> None:
-        self._counters.given_up[index] = reason
+        self._given_up[index] = reason
 
     def _stop(self, reason: str) -> None:
         """No chunk of this recording will be accepted: end the upload, keep the spool."""

@@ -280,12 +280,7 @@ def receipted_by(recording: SpoolRecording, relay_key: RelayKey) -> set[int]:
             chunk_hash = Chunk.hash_of_preamble(recording.read_preamble(index))
         except (OSError, MalformedError):
             continue
-        if (
-            receipt.index == index
-            and receipt.recording_id == recording_id
-            and receipt.chunk_hash == chunk_hash
-            and receipt.verify(relay_key)
-        ):
+        if receipt.names(recording_id, index, chunk_hash) and receipt.verify(relay_key):
             good.add(index)
     return good
 
