@@ -119,8 +119,8 @@ def failure_for(error: BaseException) -> Failure | None:
         return _aborted(error)
     if isinstance(error, KeyboardInterrupt):
         return Failure("interrupted", "run the command again to start over", EXIT_INTERRUPTED)
-    if isinstance(error, click.ClickException):
-        return Failure(error.format_message(), "", error.exit_code)
+    if isinstance(error, click.ClickException):  # every failure says what to do next
+        return Failure(error.format_message(), "see: testigo --help", error.exit_code)
     if isinstance(error, OSError):
         return _os_failure(error)
     return None
