@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB := relay_server/web
+NODE_STAMP := $(WEB)/node_modules/.installed
 
 .PHONY: demo test lint bench fuzz clean
 
@@ -15,11 +17,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/testigo demo --workdir demo-out
 
-lint: $(STAMP)
+# The browser app's type checker (and the vendored packages' sources), from the lock file.
+$(NODE_STAMP): $(WEB)/package.json $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(WEB)/node_modules/.bin/tsc -p $(WEB)
+	$(BIN)/python -m relay_server.web_vendor check
 
 test: lint
 	$(BIN)/pytest -q
@@ -36,4 +45,4 @@ fuzz: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) demo-out .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(WEB)/node_modules demo-out .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -34,6 +34,7 @@ from relay_server.state import (
     STORAGE,
 )
 from relay_server.storage import BlobStorage, open_storage
+from relay_server.web_app import WebApp
 from relay_server.webrtc import WebRTCSessions
 from vault import RelayIdentity
 from vault.identity import PassphraseSource, is_protected, no_passphrase
@@ -112,6 +113,7 @@ def create_app(
     app.middlewares.append(http_api.error_middleware)
     app.on_response_prepare.append(http_api.no_banner)
     app.add_routes(http_api.route_table())
+    app.add_routes(WebApp().route_table())
     return app
 
 

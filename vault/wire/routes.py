@@ -5,6 +5,7 @@ Path parameters are `{device}` (a `tg-device-…` key string) and `{recording_id
 lower-case hex digits).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -14,7 +15,7 @@ class Route:
     template: str
 
     def path(self, **params: str) -> str:
-        return self.template.format(**params)
+        return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", self.template).format(**params)
 
     def url(self, relay_url: str, **params: str) -> str:
         """relay_url (with or without a trailing slash) joined with this route's path."""
@@ -31,6 +32,7 @@ RECEIPTS: Final = Route("/v1/devices/{device}/recordings/{recording_id}/receipts
 LIVE: Final = Route("/v1/devices/{device}/live")
 METRICS: Final = Route("/metrics")
 HEALTHZ: Final = Route("/healthz")
+APP: Final = Route("/app/{path:.*}")  # the browser app (relay_server/web/)
 
 RECEIPT_TYPE: Final = "application/vnd.testigo.receipt"
 RECORDING_TYPE: Final = "application/vnd.testigo.recording"
