@@ -16,6 +16,7 @@ from relay_server import http_api
 from relay_server.alerts import Alerts
 from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
+from relay_server.ice_logins import DeviceProofs, IceLogins
 from relay_server.ingest import Ingest
 from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
@@ -23,7 +24,9 @@ from relay_server.settings import Settings
 from relay_server.state import (
     ALERTS,
     CONNECTIONS,
+    DEVICE_PROOFS,
     ENROLLMENT,
+    ICE,
     INGEST,
     LIVE,
     LIVE_SOCKETS,
@@ -67,6 +70,7 @@ def create_app(
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[RELAY] = identity
+    app[ICE] = IceLogins.from_settings(settings)
     app[LIVE_SOCKETS] = LiveSockets()
     app[CONNECTIONS] = ConnectionGuard(
         max_connections=settings.max_connections,
@@ -93,7 +97,8 @@ def create_app(
         app[LIVE] = hub
         app[ALERTS] = alerts
         app[INGEST] = ingest
-        app[SESSIONS] = WebRTCSessions(ingest, settings, app[METRICS])
+        app[DEVICE_PROOFS] = DeviceProofs(identity.public, enrollment.may_upload)
+        app[SESSIONS] = WebRTCSessions(ingest, settings, app[METRICS], app[ICE])
         try:
             yield
         finally:

@@ -21,7 +21,9 @@ from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.logs import log_event
 from relay_server.state import (
     CONNECTIONS,
+    DEVICE_PROOFS,
     ENROLLMENT,
+    ICE,
     INGEST,
     LIVE,
     LIVE_SOCKETS,
@@ -32,7 +34,7 @@ from relay_server.state import (
     STORAGE,
 )
 from relay_server.storage import Storage
-from relay_server.webrtc import MAX_OFFER_BYTES, ice_config
+from relay_server.webrtc import MAX_OFFER_BYTES
 from vault import Chunk, ChunkKind, DeviceKey
 from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
@@ -113,8 +115,17 @@ def recording_id_from_path(request: web.Request) -> bytes:
 
 
 async def webrtc_config(request: web.Request) -> web.Response:
-    config = ice_config(request.app[SETTINGS])
-    return web.Response(body=bytes(config), content_type="application/json")
+    """The ICE servers: with a TURN login only for a device that proves itself (§3.1);
+    every refusal (no proof, a bad, stale or replayed one, an unknown or revoked device)
+    gets the same STUN-only answer."""
+    ice = request.app[ICE]
+    device = await request.app[DEVICE_PROOFS].device(request.headers.get("Authorization", ""))
+    config = ice.stun_only() if device is None else ice.for_device()
+    return web.Response(
+        body=bytes(config),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", "Vary": "Authorization"},
+    )
 
 
 async def webrtc_offer(request: web.Request) -> web.Response:

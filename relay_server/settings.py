@@ -175,8 +175,27 @@ class Settings:
     ice_servers: str = _setting(
         "", "Comma-separated STUN/TURN URLs given to the relay and to clients."
     )
-    ice_username: str = _setting("", "TURN username for the `ice_servers`.")
-    ice_credential: str = _setting("", "TURN credential for the `ice_servers`.")
+    turn_secret_file: str = _setting(
+        "",
+        "Path of a file holding the secret shared with the TURN server (coturn "
+        "`static-auth-secret`): enrolled devices that prove themselves get TURN logins "
+        "that expire; empty: none. Strangers only ever get the STUN URLs.",
+    )
+    turn_credential_seconds: int = _setting(
+        3600,
+        "Lifetime of a TURN login made with `turn_secret_file`; a WebRTC session older "
+        "than this loses its TURN relay and reconnects.",
+        minimum=60,
+        maximum=7 * 86400,
+    )
+    ice_username: str = _setting(
+        "",
+        "A fixed TURN username instead of `turn_secret_file` (given only to devices that "
+        "prove themselves).",
+    )
+    ice_credential_file: str = _setting(
+        "", "Path of a file holding the TURN credential of `ice_username`."
+    )
     session_idle_seconds: float = _setting(
         60.0,
         "Close a WebRTC session that sends nothing for this long.",
@@ -275,6 +294,13 @@ class Settings:
         for url in self.ice_server_urls:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise SettingsError(f"setting ice_servers: {url!r} is not a stun:/turn: URL")
+        if self.turn_secret_file and (self.ice_username or self.ice_credential_file):
+            raise SettingsError(
+                "settings turn_secret_file and ice_username/ice_credential_file exclude "
+                "each other: TURN logins are either made per device or fixed"
+            )
+        if bool(self.ice_username) != bool(self.ice_credential_file):
+            raise SettingsError("settings ice_username and ice_credential_file go together")
 
     @classmethod
     def from_strings(cls, values: Mapping[str, str]) -> "Settings":

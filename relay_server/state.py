@@ -5,6 +5,7 @@ from aiohttp import web
 from relay_server.alerts import Alerts
 from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
+from relay_server.ice_logins import DeviceProofs, IceLogins
 from relay_server.ingest import Ingest
 from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
@@ -24,3 +25,5 @@ LIVE = web.AppKey("live", LiveHub)
 LIVE_SOCKETS = web.AppKey("live_sockets", LiveSockets)
 ALERTS = web.AppKey("alerts", Alerts)
 CONNECTIONS = web.AppKey("connections", ConnectionGuard)
+ICE = web.AppKey("ice", IceLogins)
+DEVICE_PROOFS = web.AppKey("device_proofs", DeviceProofs)

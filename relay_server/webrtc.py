@@ -19,6 +19,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 
+from relay_server.ice_logins import IceLogins
 from relay_server.ingest import AcceptedRecording, Ingest
 from relay_server.logs import log_event
 from relay_server.metrics import Metrics
@@ -33,33 +34,18 @@ from vault.wire.datachannel import (
     parse_message,
     welcome_messages,
 )
-from vault.wire.documents import IceConfig, IceServer
 from vault.wire.errors import ErrorCode, RelayError
 
 FLUSH_TIMEOUT_S = 5.0
 MAX_OFFER_BYTES = 64 * 1024
 
 
-def ice_servers(settings: Settings) -> list[RTCIceServer]:
-    urls = list(settings.ice_server_urls)
-    if not urls:
+def ice_servers(ice: IceLogins) -> list[RTCIceServer]:
+    """The relay's own ICE servers for one peer connection."""
+    server = ice.for_relay()
+    if server is None:
         return []
-    return [
-        RTCIceServer(
-            urls=urls,
-            username=settings.ice_username or None,
-            credential=settings.ice_credential or None,
-        )
-    ]
-
-
-def ice_config(settings: Settings) -> IceConfig:
-    """The ICE servers for clients (GET /v1/webrtc/config)."""
-    urls = settings.ice_server_urls
-    if not urls:
-        return IceConfig()
-    login = settings.ice_username or None
-    return IceConfig((IceServer(urls, login, settings.ice_credential if login else None),))
+    return [RTCIceServer(list(server.urls), server.username, server.credential)]
 
 
 @dataclass(frozen=True)
@@ -260,9 +246,12 @@ def admitted_offer(sdp: str, *, any_address: bool) -> str:
 class WebRTCSessions:
     """Every live peer connection, under `max_webrtc_sessions`."""
 
-    def __init__(self, ingest: Ingest, settings: Settings, metrics: Metrics) -> None:
+    def __init__(
+        self, ingest: Ingest, settings: Settings, metrics: Metrics, ice: IceLogins
+    ) -> None:
         self._ingest = ingest
         self._settings = settings
+        self._ice = ice
         self._metrics = metrics
         self._connections: set[RTCPeerConnection] = set()
         self._opened: set[RTCPeerConnection] = set()  # its testigo/v1 channel is open
@@ -283,7 +272,7 @@ class WebRTCSessions:
         sdp = admitted_offer(sdp, any_address=self._settings.remote_candidates == "any")
         if len(self._connections) >= self._settings.max_webrtc_sessions:
             raise RelayError(ErrorCode.BUSY, "relay busy, use the HTTPS path")
-        connection = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(self._settings)))
+        connection = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers(self._ice)))
         self._connections.add(connection)
         self._metrics.webrtc_sessions = len(self._connections)
         self._deadlines[connection] = asyncio.get_running_loop().call_later(

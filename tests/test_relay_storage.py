@@ -147,3 +147,68 @@ async def test_ceph_object_lock_bucket_keeps_serving_the_first_version(ceph_rgw:
         assert retention["Retention"]["Mode"] == "COMPLIANCE"
     finally:
         await storage.close()
+
+
+def _all_versions(endpoint_url: str, bucket: str) -> list[str]:
+    client = boto3.client("s3", endpoint_url=endpoint_url, region_name="us-east-1")
+    answer = client.list_object_versions(Bucket=bucket)
+    uploads = client.list_multipart_uploads(Bucket=bucket).get("Uploads", [])
+    assert uploads == []  # the write check leaves no upload behind
+    return [f"{v['Key']}@{v['VersionId']}" for v in answer.get("Versions", [])]
+
+
+@pytest.mark.parametrize("default_retention", [False, True])
+async def test_s3_start_checks_leave_at_most_one_object_version(
+    moto_server: MotoServer, default_retention: bool
+) -> None:
+    """Every version on an Object Lock bucket stays for the retention period: `relay
+    serve` checks its storage at each start, and must not leave one behind each time."""
+    bucket = moto_server.new_bucket(object_lock=True)
+    if default_retention:
+        client = boto3.client("s3", endpoint_url=moto_server.endpoint_url, region_name="us-east-1")
+        client.put_object_lock_configuration(
+            Bucket=bucket,
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}},
+            },
+        )
+    for _start in range(3):  # three relay starts, each with its own storage
+        storage = S3Storage(
+            bucket=bucket,
+            prefix="relay-a/",
+            endpoint_url=moto_server.endpoint_url,
+            retention_days=0 if default_retention else 1,
+            threads=2,
+        )
+        try:
+            await storage.check()
+            await storage.check()
+        finally:
+            await storage.close()
+    versions = _all_versions(moto_server.endpoint_url, bucket)
+    assert len(versions) == 1
+    assert versions[0].startswith("relay-a/relay/storage-probe@")
+
+
+async def test_s3_check_fails_on_a_bucket_it_cannot_use(moto_server: MotoServer) -> None:
+    missing = S3Storage(bucket="no-such-bucket-here", endpoint_url=moto_server.endpoint_url)
+    try:
+        with pytest.raises(StorageError, match="checking writes to the bucket failed"):
+            await missing.check()
+    finally:
+        await missing.close()
+    bucket = moto_server.new_bucket()
+    client = boto3.client("s3", endpoint_url=moto_server.endpoint_url, region_name="us-east-1")
+    client.put_object(Bucket=bucket, Key="relay/storage-probe", Body=b"something else")
+    storage = S3Storage(bucket=bucket, endpoint_url=moto_server.endpoint_url, threads=2)
+    try:
+        with pytest.raises(StorageError, match="holds other bytes"):
+            await storage.check()
+    finally:
+        await storage.close()
+
+
+async def test_every_backend_passes_its_own_check(storage: BlobStorage) -> None:
+    await storage.check()
+    await storage.check()

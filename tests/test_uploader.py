@@ -26,7 +26,7 @@ async def test_first_chunks_go_over_https_while_webrtc_connects(tmp_path: Path) 
         sealer = RecordingSealer.start(device, [RecipientIdentity.generate().public], "video/mp4")
         spool = SpoolRecording.create(tmp_path / "spool", sealer.header)
         safe: list[SafeChunk] = []
-        uploader = Uploader(spool, relay.url, relay.key, on_safe=safe.append)
+        uploader = Uploader(spool, relay.url, relay.key, device=device, on_safe=safe.append)
         uploader.expect_more()
         task = asyncio.ensure_future(uploader.run())
         deadline = time.monotonic() + 30

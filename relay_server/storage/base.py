@@ -22,7 +22,7 @@ _R = TypeVar("_R")
 _P = ParamSpec("_P")
 KEY_PATTERN: Final = re.compile(r"^[0-9a-z][0-9a-z._-]*(/[0-9a-z][0-9a-z._-]*)*$")
 INDEX_DIGITS: Final = 10
-PROBE_KEY: Final = "relay/storage-check"  # rewritten at each start by `check`
+PROBE_KEY: Final = "relay/storage-check"  # rewritten at each start by `check` (not on S3)
 
 
 class PutResult(StrEnum):

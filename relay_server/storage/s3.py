@@ -18,10 +18,16 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from relay_server.errors import StorageError
-from relay_server.storage.base import BlobStorage, describe_key
+from relay_server.storage.base import BlobStorage, PutResult, describe_key
 
 _CONFLICT_RETRIES = 5
 IMMUTABLE_PREFIX = "recordings/"  # evidence: written once; device records are replaced
+# The start-up check's fixed object (written once, at the first start) and the key its
+# write test never completes. Not base.PROBE_KEY: relays before this one rewrote that key
+# with random bytes at every start.
+CHECK_KEY = "relay/storage-probe"
+CHECK_DATA = b"testigo relay storage check\n"
+WRITE_CHECK_KEY = "relay/storage-write-check"
 
 
 def _error_code(error: ClientError) -> tuple[str, int]:
@@ -97,12 +103,7 @@ class S3Storage(BlobStorage):
         return self._put_if_absent(key, data)
 
     def _put_if_absent(self, key: str, data: bytes) -> bool:
-        extra: dict[str, str | datetime] = {}
-        if self.retention_days:
-            extra["ObjectLockMode"] = "COMPLIANCE"
-            extra["ObjectLockRetainUntilDate"] = datetime.now(UTC) + timedelta(
-                days=self.retention_days
-            )
+        extra = self._lock_arguments()
         for _attempt in range(_CONFLICT_RETRIES):
             try:
                 self._client.put_object(
@@ -163,6 +164,56 @@ class S3Storage(BlobStorage):
             self._client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except (ClientError, BotoCoreError) as error:
             raise self._fail("storing", key, error) from None
+
+    async def check(self) -> None:
+        """Writes work, and reads give back what was written, without leaving a new object
+        version at every start: on an Object Lock bucket (COMPLIANCE, or a bucket default
+        retention, which no request can avoid) each version would stay, undeletable, for
+        the retention period. So:
+
+        * the write test is a multipart upload of one part, then aborted: it needs the
+          same permission and Object Lock headers as a chunk, and completes no object
+          (an aborted upload leaves no version);
+        * the read test is one fixed object, CHECK_KEY, stored with the same
+          no-overwrite write as evidence the first time (so at most one version, ever)
+          and read back and compared at every start.
+        """
+        await self._run(self._check_writable)
+        if await self._put_once(CHECK_KEY, CHECK_DATA) is PutResult.CONFLICT:
+            raise StorageError(f"{CHECK_KEY} holds other bytes than the relay's check")
+        if await self._read(CHECK_KEY) != CHECK_DATA:
+            raise StorageError("storage did not give back what was written to it")
+
+    def _check_writable(self) -> None:
+        key = self._key(WRITE_CHECK_KEY)
+        try:
+            upload = self._client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, **self._lock_arguments()
+            )
+            upload_id = str(upload["UploadId"])
+        except (ClientError, BotoCoreError) as error:
+            raise self._fail("checking writes to", "the bucket", error) from None
+        failure: Exception | None = None
+        try:
+            self._client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=CHECK_DATA
+            )
+        except (ClientError, BotoCoreError) as error:
+            failure = error
+        try:
+            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except (ClientError, BotoCoreError) as error:
+            failure = failure or error
+        if failure is not None:
+            raise self._fail("checking writes to", "the bucket", failure)
+
+    def _lock_arguments(self) -> dict[str, str | datetime]:
+        if not self.retention_days:
+            return {}
+        return {
+            "ObjectLockMode": "COMPLIANCE",
+            "ObjectLockRetainUntilDate": datetime.now(UTC) + timedelta(days=self.retention_days),
+        }
 
     async def close(self) -> None:
         await super().close()

@@ -212,7 +212,13 @@ async def record(
         )
 
     return await run_session(
-        make_recorder, options.duration_s, echo, display, relay=relay, webrtc=webrtc
+        make_recorder,
+        options.duration_s,
+        echo,
+        display,
+        relay=relay,
+        webrtc=webrtc,
+        device=device,
     )
 
 
@@ -227,9 +233,10 @@ async def run_session(
     *,
     relay: RelayTarget | None = None,
     webrtc: bool = True,
+    device: DeviceIdentity | None = None,
 ) -> RecordingSummary:
     """The session of `record` for the recorder make_recorder builds (with the session's
-    listeners)."""
+    listeners); device, the recorder's key, proves the device to the relay for TURN."""
     started = time.monotonic()
     first_receipt: list[float] = []
     loop = asyncio.get_running_loop()
@@ -276,6 +283,7 @@ async def run_session(
             relay.url,
             relay.key,
             webrtc=webrtc,
+            device=device,
             on_safe=on_safe,
             on_note=echo,
             on_status=display.upload,

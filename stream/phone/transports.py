@@ -5,6 +5,7 @@ receipt or an error. `Answer`s come back in the order the chunks were submitted.
 """
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -13,9 +14,12 @@ import aiohttp
 from stream.phone.datachannel import ChannelClosed, DataChannelClient
 from stream.relay_http import client_timeout, failure_text
 from vault.errors import MalformedError
+from vault.identity import DeviceIdentity
+from vault.keys import RelayKey
 from vault.receipts import RECEIPT_SIZE, Receipt
 from vault.wire import routes
 from vault.wire.datachannel import ErrorMessage, ReceiptMessage
+from vault.wire.device_proof import DeviceProof
 from vault.wire.documents import HeaderAccepted, IceConfig
 from vault.wire.errors import ErrorBody, RelayError
 
@@ -35,6 +39,21 @@ class Answer:
     index: int | None
     receipt: bytes | None
     error: RelayError | None
+
+
+class DeviceProver:
+    """Signs the device proof that gets TURN logins from /v1/webrtc/config (§3.1). The
+    relay takes a device's proof times only in increasing order: each is later than the
+    one before, even within one millisecond."""
+
+    def __init__(self, identity: DeviceIdentity, relay_key: RelayKey) -> None:
+        self._identity = identity
+        self._relay_key = relay_key
+        self._last_ms = 0
+
+    def authorization(self) -> str:
+        self._last_ms = max(time.time_ns() // 1_000_000, self._last_ms + 1)
+        return DeviceProof.sign(self._identity, self._relay_key, self._last_ms).header_value()
 
 
 class Transport(Protocol):
@@ -60,7 +79,15 @@ class WebRTCTransport:
         self._client = client
 
     @classmethod
-    async def connect(cls, session: aiohttp.ClientSession, relay_url: str) -> "WebRTCTransport":
+    async def connect(
+        cls,
+        session: aiohttp.ClientSession,
+        relay_url: str,
+        prover: DeviceProver | None = None,
+    ) -> "WebRTCTransport":
+        """Signaling, then the data channel. Without a prover the relay's ICE
+        configuration holds no TURN server (a stranger's)."""
+
         async def signal(offer: dict[str, str]) -> dict[str, str]:
             async with session.post(routes.WEBRTC_OFFER.url(relay_url), json=offer) as response:
                 if response.status != 200:
@@ -70,7 +97,9 @@ class WebRTCTransport:
 
         try:
             async with asyncio.timeout(WEBRTC_CONNECT_TIMEOUT_S):
-                async with session.get(routes.WEBRTC_CONFIG.url(relay_url)) as response:
+                proof = {"Authorization": prover.authorization()} if prover else {}
+                config_url = routes.WEBRTC_CONFIG.url(relay_url)
+                async with session.get(config_url, headers=proof) as response:
                     if response.status != 200:
                         raise ConnectionLost(f"relay refused WebRTC (HTTP {response.status})")
                     ice = IceConfig.parse(await response.read())

@@ -21,6 +21,7 @@ import aiohttp
 from stream.phone.transports import (
     Answer,
     ConnectionLost,
+    DeviceProver,
     HTTPSTransport,
     Transport,
     WebRTCTransport,
@@ -40,6 +41,7 @@ from stream.phone.upload_machine import (
 from stream.relay_http import client_timeout
 from vault.errors import MalformedError
 from vault.format import Chunk
+from vault.identity import DeviceIdentity
 from vault.keys import DeviceKey, RelayKey
 from vault.receipts import Receipt
 from vault.spool import SpoolRecording
@@ -73,6 +75,7 @@ class Uploader:
         relay_key: RelayKey,
         *,
         webrtc: bool = True,
+        device: DeviceIdentity | None = None,
         on_safe: SafeListener | None = None,
         on_note: NoteListener | None = None,
         on_status: StatusListener | None = None,
@@ -87,6 +90,13 @@ class Uploader:
         self._shown_status: UploadStatus | None = None
         header = recording.header()
         self._header = bytes(header)
+        # the device key proves the device to the relay for a TURN login; without it
+        # (`testigo upload` does not open the key) WebRTC goes without TURN
+        self._prover = (
+            DeviceProver(device, relay_key)
+            if device is not None and device.public.raw == header.device_key
+            else None
+        )
         receipted = receipted_by(recording, relay_key)
         self.receipted_at_start = frozenset(receipted)
         self.machine = UploadMachine(
@@ -182,7 +192,7 @@ class Uploader:
         transport: Transport | None = None
         try:
             if kind is LinkKind.WEBRTC:
-                transport = await WebRTCTransport.connect(session, self.relay_url)
+                transport = await WebRTCTransport.connect(session, self.relay_url, self._prover)
             else:
                 transport = HTTPSTransport(session, self.relay_url)
             await transport.hello(self._header)
