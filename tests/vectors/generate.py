@@ -873,9 +873,13 @@ def all_vectors() -> list[Vector]:
 
 def main() -> None:
     vectors = all_vectors()
+    kept = DATA_DIR / "sealed_by_javascript"  # tests/vectors/from_browser.py writes it
+    sealed_by_javascript = kept.read_bytes() if kept.exists() else None
     if DATA_DIR.exists():
         shutil.rmtree(DATA_DIR)
     DATA_DIR.mkdir(parents=True)
+    if sealed_by_javascript is not None:
+        kept.write_bytes(sealed_by_javascript)
     for vector in vectors:
         (DATA_DIR / vector.name).write_bytes(vector.encode())
     print(f"wrote {len(vectors)} vectors to {DATA_DIR}")
