@@ -47,11 +47,14 @@ from vault import (
     RecipientIdentity,
     Role,
     TamperedError,
+    TestigoError,
+    WrongPassphraseError,
     generate_identity,
     save_identity,
 )
 from vault.contacts import ContactBook, ContactRole
 from vault.device_config import CONFIG_FILE, DeviceConfig
+from vault.identity import PassphraseSource
 from vault.keys import DeviceKey, RecipientKey, RelayKey
 from vault.passphrase import existing_passphrase, new_passphrase
 from vault.paths import data_home
@@ -209,8 +212,40 @@ def contacts() -> None:
     """The people every new recording is sealed to."""
 
 
+CONTACT_BOOK = "the contact book"
+
+
 def _book(home: Path | None) -> ContactBook:
     return ContactBook.load(data_home(home) / "contacts.json")
+
+
+def _book_passphrase(book: ContactBook, passphrase_fd: int | None) -> PassphraseSource:
+    """How the book's passphrase is asked for: the existing one of a sealed book, else a new
+    one (asked twice), which seals it; read once however often the book asks."""
+    if book.is_sealed:
+        existing = existing_passphrase(passphrase_fd, CONTACT_BOOK)
+        return functools.cache(existing)
+
+    @functools.cache
+    def new() -> str:
+        passphrase = new_passphrase(passphrase_fd, CONTACT_BOOK, optional=False)
+        if len(passphrase) < SHORT_PASSPHRASE:
+            warn(
+                f"the passphrase has only {len(passphrase)} character(s): whoever copies "
+                "the contact book can guess it and read the names in it"
+            )
+        return passphrase
+
+    return new
+
+
+def _sealed_now(book: ContactBook, was_sealed: bool) -> None:
+    if book.is_sealed and not was_sealed:
+        click.echo(
+            "the contact book is sealed: names and roles open only with its passphrase; "
+            "recording needs none",
+            err=True,
+        )
 
 
 @contacts.command("add")
@@ -218,21 +253,64 @@ def _book(home: Path | None) -> ContactBook:
 @click.argument("public_key", type=PublicKeyType(RecipientKey))
 @click.option("--role", type=click.Choice([r.value for r in ContactRole]), default="contact")
 @home_option
-def contacts_add(name: str, public_key: RecipientKey, role: str, home: Path | None) -> None:
-    """Add NAME with their recipient PUBLIC_KEY (tg-recipient-...)."""
-    contact = _book(home).add(name, ContactRole(role), public_key)
+@passphrase_fd_option
+def contacts_add(
+    name: str, public_key: RecipientKey, role: str, home: Path | None, passphrase_fd: int | None
+) -> None:
+    """Add NAME with their recipient PUBLIC_KEY (tg-recipient-...).
+
+    The book's passphrase is asked for (a new one the first time), never taken from argv.
+    """
+    book = _book(home)
+    was_sealed = book.is_sealed
+    contact = book.add(name, ContactRole(role), public_key, _book_passphrase(book, passphrase_fd))
     click.echo(
         f"added {contact.name} ({contact.role}), fingerprint {contact.recipient.fingerprint}"
     )
+    _sealed_now(book, was_sealed)
     click.echo("compare the fingerprint with them aloud before you rely on it", err=True)
 
 
 @contacts.command("list")
+@click.option(
+    "--keys-only",
+    is_flag=True,
+    help="Only the public keys and fingerprints (no names), without the passphrase.",
+)
 @home_option
+@passphrase_fd_option
 @json_option
-def contacts_list(home: Path | None, as_json: bool) -> None:
-    """List the contact book."""
+def contacts_list(
+    keys_only: bool, home: Path | None, passphrase_fd: int | None, as_json: bool
+) -> None:
+    """List the contact book (names need its passphrase)."""
     book = _book(home)
+    if keys_only:
+        keys = book.recipients
+        if as_json:
+            echo_json([{"recipient": str(k), "fingerprint": k.fingerprint} for k in keys])
+        for key in [] if as_json else keys:
+            click.echo(f"{key.fingerprint}  {key}")
+        return
+    if book.recipients and not book.is_sealed:
+        warn(
+            "the contact book keeps its names in the clear (an older Testigo wrote it); "
+            "the next `testigo contacts add` or `remove` seals it"
+        )
+    asked = _book_passphrase(book, passphrase_fd)
+
+    def passphrase() -> str:
+        try:
+            return asked()
+        except WrongPassphraseError:
+            raise
+        except TestigoError as error:
+            raise TestigoError(
+                str(error),
+                hint=f"{error.hint}; or see the keys alone: testigo contacts list --keys-only",
+            ) from None
+
+    contacts = book.read(passphrase)
     if as_json:
         entries = [
             {
@@ -241,23 +319,27 @@ def contacts_list(home: Path | None, as_json: bool) -> None:
                 "recipient": str(c.recipient),
                 "fingerprint": c.recipient.fingerprint,
             }
-            for c in book.contacts
+            for c in contacts
         ]
         echo_json(entries)
         return
-    if not book.contacts:
+    if not contacts:
         click.echo("no contacts yet; add one with: testigo contacts add NAME PUBKEY", err=True)
-    for c in book.contacts:
+    for c in contacts:
         click.echo(f"{c.name:20} {c.role.value:8} {c.recipient.fingerprint}  {c.recipient}")
 
 
 @contacts.command("remove")
 @click.argument("name")
 @home_option
-def contacts_remove(name: str, home: Path | None) -> None:
+@passphrase_fd_option
+def contacts_remove(name: str, home: Path | None, passphrase_fd: int | None) -> None:
     """Remove NAME; recordings already sealed to them stay readable by them."""
-    removed = _book(home).remove(name)
+    book = _book(home)
+    was_sealed = book.is_sealed
+    removed = book.remove(name, _book_passphrase(book, passphrase_fd))
     click.echo(f"removed {removed.name}")
+    _sealed_now(book, was_sealed)
 
 
 def _load_device(

@@ -55,7 +55,12 @@ class Phone:
         from vault.keys import RecipientKey
 
         book = ContactBook.load(self.home / "contacts.json")
-        book.add("Counsel", ContactRole.LAWYER, RecipientKey.parse(lawyer.public_text))
+        book.add(
+            "Counsel",
+            ContactRole.LAWYER,
+            RecipientKey.parse(lawyer.public_text),
+            lambda: "bench passphrase",  # recording, which is measured, needs none
+        )
 
     def start_recording(self, spool: Path, fragment_seconds: float) -> subprocess.Popen[bytes]:
         return subprocess.Popen(

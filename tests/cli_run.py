@@ -8,6 +8,8 @@ from pathlib import Path
 from stream.demo.local_relay import cli_command
 
 TESTIGO = cli_command()
+BOOK = {"TESTIGO_PASSPHRASE": "contact book words"}
+"""The environment that gives `testigo contacts` the contact book's passphrase."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import av
 import pytest
 
 from capture.synthetic import write_synthetic_clip
-from tests.cli_run import TESTIGO, assert_clean_error, public_key, run_testigo
+from tests.cli_run import BOOK, TESTIGO, assert_clean_error, public_key, run_testigo
 from vault.keys import RecipientKey
 
 
@@ -39,8 +39,13 @@ def sealed(tmp_path_factory: pytest.TempPathFactory, clip: Path) -> Path:
             env={"TESTIGO_PASSPHRASE": "s3cret words"},
         )
     )
-    assert run_testigo("contacts", "add", "Ana", contact, cwd=work).code == 0
-    assert run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=work).code == 0
+    assert run_testigo("contacts", "add", "Ana", contact, cwd=work, env=BOOK).code == 0
+    assert (
+        run_testigo(
+            "contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=work, env=BOOK
+        ).code
+        == 0
+    )
     result = run_testigo("seal", str(clip), "-o", "clip.tgr", cwd=work)
     assert result.code == 0, result.err
     return work
@@ -105,18 +110,20 @@ def test_contacts_add_list_remove(tmp_path: Path) -> None:
     key = public_key(
         run_testigo("keygen", "--role", "contact", "-o", "c.key", "--no-passphrase", cwd=tmp_path)
     )
-    assert run_testigo("contacts", "add", "Ana", key, cwd=tmp_path).code == 0
-    listed = run_testigo("contacts", "list", "--json", cwd=tmp_path)
+    assert run_testigo("contacts", "add", "Ana", key, cwd=tmp_path, env=BOOK).code == 0
+    listed = run_testigo("contacts", "list", "--json", cwd=tmp_path, env=BOOK)
     fingerprint = RecipientKey.parse(key).fingerprint
     assert json.loads(listed.out) == [
         {"name": "Ana", "role": "contact", "recipient": key, "fingerprint": fingerprint}
     ]
     assert_clean_error(
-        run_testigo("contacts", "add", "Ana", key, cwd=tmp_path), 1, "already exists"
+        run_testigo("contacts", "add", "Ana", key, cwd=tmp_path, env=BOOK), 1, "already exists"
     )
-    assert run_testigo("contacts", "remove", "Ana", cwd=tmp_path).code == 0
-    assert json.loads(run_testigo("contacts", "list", "--json", cwd=tmp_path).out) == []
-    assert_clean_error(run_testigo("contacts", "remove", "Ana", cwd=tmp_path), 1, "no contact")
+    assert run_testigo("contacts", "remove", "Ana", cwd=tmp_path, env=BOOK).code == 0
+    assert json.loads(run_testigo("contacts", "list", "--json", cwd=tmp_path, env=BOOK).out) == []
+    assert_clean_error(
+        run_testigo("contacts", "remove", "Ana", cwd=tmp_path, env=BOOK), 1, "no contact"
+    )
 
 
 def test_contacts_add_catches_a_typo(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from stream.terminal.errors import failure_for
 from vault.identity import Role, generate_identity, save_identity
 
 NO_SECRETS = {"TESTIGO_PASSPHRASE": None, "TESTIGO_TOKEN": None}
+BOOK: dict[str, str | None] = {"TESTIGO_PASSPHRASE": "contact book words"}
 
 
 def cli_run(*arguments: str, env: dict[str, str | None] | None = None) -> Result:
@@ -292,7 +293,8 @@ def test_keygen_json_and_the_device_key_default_place(tmp_path: Path) -> None:
 
 def test_a_missing_device_key_points_at_the_existing_one_first(tmp_path: Path) -> None:
     recipient = generate_identity(Role.CONTACT).public_text
-    assert cli_run("contacts", "add", "Ana", recipient, "--home", str(tmp_path)).exit_code == 0
+    added = cli_run("contacts", "add", "Ana", recipient, "--home", str(tmp_path), env=BOOK)
+    assert added.exit_code == 0, added.output
     result = cli_run("record", "-o", str(tmp_path / "s"), "--home", str(tmp_path), "--offline")
     assert_refused(result, 1, f"no device key at {tmp_path / 'device.key'}", "--device PATH")
 

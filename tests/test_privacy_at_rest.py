@@ -5,7 +5,7 @@ alone (0600, directories 0700)."""
 import stat
 from pathlib import Path
 
-from tests.cli_run import public_key, run_testigo
+from tests.cli_run import BOOK, public_key, run_testigo
 
 
 def modes(root: Path) -> dict[str, int]:
@@ -21,7 +21,7 @@ def test_the_data_directory_is_private(tmp_path: Path) -> None:
         run_testigo("keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase",
                     cwd=tmp_path)
     )  # fmt: skip
-    assert run_testigo("contacts", "add", "Ana", contact, cwd=tmp_path).code == 0
+    assert run_testigo("contacts", "add", "Ana", contact, cwd=tmp_path, env=BOOK).code == 0
     relay = run_testigo("relay", "keygen", "-o", "relay.key", "--no-passphrase", cwd=tmp_path)
     relay_key = next(w for w in relay.out.split() if w.startswith("tg-relay-"))
     setup = run_testigo(
@@ -41,7 +41,7 @@ def test_decrypted_evidence_is_private(tmp_path: Path, synthetic_clip: Path) -> 
     )
     assert run_testigo("keygen", "--role", "device", "--no-passphrase", cwd=tmp_path).code == 0
     assert run_testigo("contacts", "add", "Counsel", contact, "--role", "lawyer",
-                       cwd=tmp_path).code == 0  # fmt: skip
+                       cwd=tmp_path, env=BOOK).code == 0  # fmt: skip
     assert run_testigo("seal", str(synthetic_clip), "-o", "clip.tgr", cwd=tmp_path).code == 0
     done = run_testigo("decrypt", "clip.tgr", "--identity", "l.key", "-o", "clip.mp4",
                        cwd=tmp_path)  # fmt: skip

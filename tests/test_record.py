@@ -15,7 +15,7 @@ from capture.encoder import CaptureConfig
 from capture.recorder import Location, Recorder
 from capture.sources import SyntheticSource
 from stream.demo.local_relay import cli_command
-from tests.cli_run import assert_clean_error, public_key, run_testigo
+from tests.cli_run import BOOK, assert_clean_error, public_key, run_testigo
 from vault import DeviceIdentity, RecipientIdentity, verify_file
 from vault.format import payload_key
 from vault.spool import SpoolRecording, find_recording
@@ -90,7 +90,10 @@ def phone(tmp_path: Path) -> Path:
         run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
     )
     assert (
-        run_testigo("contacts", "add", "Counsel", key, "--role", "lawyer", cwd=tmp_path).code == 0
+        run_testigo(
+            "contacts", "add", "Counsel", key, "--role", "lawyer", cwd=tmp_path, env=BOOK
+        ).code
+        == 0
     )
     return tmp_path
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from stream.demo.local_relay import LocalRelay, cli_command
-from tests.cli_run import public_key, run_testigo
+from tests.cli_run import BOOK, public_key, run_testigo
 from vault.keys import DeviceKey
 from vault.spool import recordings_in
 from vault.wire.receipts_file import parse_receipts_file
@@ -101,7 +101,7 @@ def test_a_full_disk_delays_receipts_and_loses_nothing(small_disk: Path, tmp_pat
     lawyer = public_key(
         run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
     )
-    run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path)
+    run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path, env=BOOK)
     relay = LocalRelay(tmp_path / "relay")
     relay.enroll(device)
     token = relay.token(device)

@@ -21,7 +21,7 @@ import pytest
 
 from capture import timecode
 from stream.demo.local_relay import LocalRelay, cli_command, free_port
-from tests.cli_run import public_key, run_testigo
+from tests.cli_run import BOOK, public_key, run_testigo
 from vault import RelayIdentity, verify_file
 from vault.keys import DeviceKey
 from vault.spool import recordings_in
@@ -96,7 +96,9 @@ def phone(tmp_path: Path) -> Iterator[Phone]:
         run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
     )
     assert (
-        run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path).code
+        run_testigo(
+            "contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path, env=BOOK
+        ).code
         == 0
     )
     relay = LocalRelay(tmp_path / "relay")
@@ -353,7 +355,7 @@ def test_a_contact_watches_live_with_the_cli(phone: Phone) -> None:
             "keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase", cwd=phone.workdir
         )
     )
-    assert run_testigo("contacts", "add", "Ana", contact, cwd=phone.workdir).code == 0
+    assert run_testigo("contacts", "add", "Ana", contact, cwd=phone.workdir, env=BOOK).code == 0
     watcher = subprocess.Popen(
         [*cli_command(), "watch", "--relay", phone.relay.url, "--device", str(phone.device),
          "--identity", "ana.key", "-o", "live.mp4", "--once"],
@@ -462,7 +464,7 @@ def test_when_webrtc_is_refused_the_uploader_falls_back_to_https(tmp_path: Path)
     lawyer = public_key(
         run_testigo("keygen", "--role", "lawyer", "-o", "l.key", "--no-passphrase", cwd=tmp_path)
     )
-    run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path)
+    run_testigo("contacts", "add", "Counsel", lawyer, "--role", "lawyer", cwd=tmp_path, env=BOOK)
     relay = LocalRelay(tmp_path / "relay", settings=("max_webrtc_sessions=0",))
     relay.enroll(device)
     with relay:

@@ -4,6 +4,7 @@ tests/test_vectors.py checks for `verify`. Two readers must never give one file 
 verdicts, and the watcher must never show a chunk that `verify` refuses.
 """
 
+import contextlib
 import io
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,15 @@ from relay_server.ingest import Ingest
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
 from relay_server.storage.fs import FilesystemStorage
-from stream.contact.watch import ChunkReceived, WatchError, WatchEvent, watch
+from stream.contact.watch import (
+    ChunkReceived,
+    MediaWithoutInit,
+    RecordingEnded,
+    WatchError,
+    WatchEvent,
+    watch,
+)
+from stream.contact.watch_text import describe
 from tests.vectors.kit import DATA_DIR, Vector
 from vault.archive import FramingError, iter_chunks
 from vault.decrypt import decrypt_recording
@@ -147,34 +156,77 @@ def live_relay(frames: list[bytes]) -> web.Application:
     return app
 
 
+Watched = Callable[[Vector], Awaitable[list[WatchEvent] | None]]
+
+
+@pytest.fixture
+def watched(aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]) -> Watched:
+    """The events a watcher reports for a vector as a relay forwards it; None when no
+    relay would have accepted its header."""
+
+    async def follow(vector: Vector) -> list[WatchEvent] | None:
+        try:
+            header_bytes, chunks = split(vector.recording)
+            device = DeviceKey(vault.Header.parse(header_bytes).device_key)
+        except vault.TestigoError:
+            return None  # no header a relay would have accepted: nothing to watch
+        frames = [bytes(LiveHeader(header_bytes)), *(bytes(LiveChunk(c)) for c in chunks)]
+        server = await aiohttp_server(live_relay(frames))
+        events: list[WatchEvent] = []
+        identity = vault.RecipientIdentity(vector.identity)
+        url = str(server.make_url("")).rstrip("/")
+        # WatchError: the stream ended (END) before a final chunk, an interrupted recording
+        with contextlib.suppress(WatchError):
+            await watch(url, "tg-token-x", device, [identity], None,
+                        on_event=events.append, max_recordings=1, reconnect=False)  # fmt: skip
+        return events
+
+    return follow
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("path", VECTOR_PATHS, ids=lambda path: path.name)
 async def test_the_live_watcher_shows_only_what_verify_accepts(
-    path: Path, aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]
+    path: Path, watched: Watched
 ) -> None:
     vector = load(path)
     try:
-        header_bytes, chunks = split(vector.recording)
-        device = DeviceKey(vault.Header.parse(header_bytes).device_key)
-    except vault.TestigoError:
-        return  # no header a relay would have accepted: nothing to watch
-    frames = [bytes(LiveHeader(header_bytes)), *(bytes(LiveChunk(c)) for c in chunks)]
-    server = await aiohttp_server(live_relay(frames))
-    shown: list[int] = []
-
-    def on_event(event: WatchEvent) -> None:
-        if isinstance(event, ChunkReceived):
-            shown.append(event.index)
-
-    identity = vault.RecipientIdentity(vector.identity)
-    try:
-        await watch(str(server.make_url("")).rstrip("/"), "tg-token-x", device, [identity],
-                    None, on_event=on_event, max_recordings=1, reconnect=False)  # fmt: skip
+        events = await watched(vector)
     except vault.NotForMeError:
         assert vector.expect == "no match"
         return
-    except WatchError:
-        pass  # the stream ended (END) before a final chunk: an interrupted recording
+    if events is None:
+        return
+    shown = [e.index for e in events if isinstance(e, ChunkReceived)]
     assert set(shown) <= set(vector.valid), vector.name  # never shows what verify refuses
     if vector.expect == "complete":
         assert shown == list(vector.valid)
+    ended = [e for e in events if isinstance(e, RecordingEnded)]
+    if ended and ended[-1].complete and not ended[-1].gaps:
+        # never "complete" for what verify calls incomplete (a live stream cannot see what
+        # a file can: bytes after the last chunk, a resent duplicate, so no more than that)
+        assert vector.expect != "incomplete", vector.name
+
+
+@pytest.mark.asyncio
+async def test_the_live_watcher_says_media_without_init_cannot_be_played(
+    watched: Watched,
+) -> None:
+    """tests/vectors media_without_init: every chunk and the final one arrive, but no init
+    segment: `verify` says incomplete, and so does the watcher, in words."""
+    vector = load(DATA_DIR / "media_without_init")
+    assert vector.expect == "incomplete"
+    events = await watched(vector)
+    assert events is not None
+    [ended] = [e for e in events if isinstance(e, RecordingEnded)]
+    assert ended.final
+    assert not ended.complete
+    [warning] = [e for e in events if isinstance(e, MediaWithoutInit)]
+    assert ended.media_before_init == warning.index == vector.valid[0]
+    line = describe(ended, show_location=False)
+    assert line is not None
+    assert "INCOMPLETE" in line
+    assert "no init segment" in line
+    assert "cannot be played" in line
+    assert "complete:" not in line
+    assert "cannot be played" in (describe(warning, show_location=False) or "")

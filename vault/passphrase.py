@@ -34,9 +34,9 @@ def _read_fd(fd: int, what: str = "passphrase", option: str = "--passphrase-fd")
     return line.decode("utf-8").rstrip("\r\n")
 
 
-def _check(passphrase: str) -> str:
+def _check(passphrase: str, hint: str = "use --no-passphrase for no passphrase") -> str:
     if not passphrase:
-        raise TestigoError("the passphrase is empty", hint="use --no-passphrase for no passphrase")
+        raise TestigoError("the passphrase is empty", hint=hint)
     return passphrase
 
 
@@ -59,19 +59,25 @@ def existing_passphrase(fd: int | None, what: str) -> PassphraseSource:
     return source
 
 
-def new_passphrase(fd: int | None) -> str:
-    """The passphrase for a new identity file (asked twice at a prompt)."""
+def new_passphrase(fd: int | None, what: str = "a new key", *, optional: bool = True) -> str:
+    """The passphrase for a new identity file or contact book (asked twice at a prompt).
+
+    optional says whether the command has --no-passphrase, for the hints.
+    """
+    hint = "use --no-passphrase for no passphrase" if optional else "type a passphrase"
     if fd is not None:
-        return _check(_read_fd(fd))
+        return _check(_read_fd(fd), hint)
     from_environment = os.environ.get(PASSPHRASE_VARIABLE)
     if from_environment:
         return from_environment
     if not sys.stdin.isatty():
+        ways = f"set {PASSPHRASE_VARIABLE}, pass --passphrase-fd N"
         raise TestigoError(
-            "a new key needs a passphrase and there is no terminal to ask for it",
-            hint=f"set {PASSPHRASE_VARIABLE}, pass --passphrase-fd N, or --no-passphrase",
+            f"{what} needs a passphrase and there is no terminal to ask for it",
+            hint=f"{ways}, or --no-passphrase" if optional else f"{ways}, or run it in a terminal",
         )
-    first = _check(getpass.getpass("New passphrase: "))
+    prompt = "New passphrase: " if optional else f"New passphrase for {what}: "
+    first = _check(getpass.getpass(prompt), hint)
     if getpass.getpass("Repeat passphrase: ") != first:
         raise TestigoError("the passphrases do not match", hint="run the command again")
     return first

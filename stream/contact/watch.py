@@ -7,7 +7,8 @@ order) with `RecordingVerifier`, decrypts it, and appends the init segment and t
 fragments to a growing fragmented MP4 that a player can follow (flushed after each
 fragment). Everything it sees is reported as a `WatchEvent`: recording started, chunk
 received (with the delay from the device's seal time), gaps, location updates,
-rejected chunks, backlog dropped by the relay, recording ended, disconnections.
+rejected chunks, media without an init segment (unplayable), backlog dropped by the
+relay, recording ended (complete only with its final chunk and playable), disconnections.
 
 The relay forwards ciphertext only; a contact whose identity opens no stanza gets
 `NotForMeError`. A lost connection is retried with backoff (the relay resumes the viewer
@@ -135,6 +136,15 @@ class ChunkRejected:
 
 
 @dataclass(frozen=True)
+class MediaWithoutInit:
+    """Media chunk index is authentic, but no init segment came before it: a player cannot
+    decode it (nor what follows), so the recording cannot be complete (FORMAT.md §5)."""
+
+    recording_id: str
+    index: int
+
+
+@dataclass(frozen=True)
 class BacklogDropped:
     """The relay dropped this many chunks queued for us (we were too slow)."""
 
@@ -143,14 +153,17 @@ class BacklogDropped:
 
 @dataclass(frozen=True)
 class RecordingEnded:
-    """complete: the final chunk arrived; otherwise a newer recording replaced this one
-    or the watch stopped."""
+    """final: the final chunk arrived; otherwise a newer recording replaced this one or the
+    watch stopped. complete: final, and the media can be played (an init segment came
+    before it; media_before_init names the first media chunk without one)."""
 
     recording_id: str
     complete: bool
     reason: str | None
     chunks: int
     gaps: int
+    final: bool = False
+    media_before_init: int | None = None
 
 
 WatchEvent = (
@@ -161,6 +174,7 @@ WatchEvent = (
     | GapDetected
     | LocationUpdate
     | ChunkRejected
+    | MediaWithoutInit
     | BacklogDropped
     | RecordingEnded
 )
@@ -213,15 +227,14 @@ class _Following:
             self._file.flush()
         self._init_written = True
 
-    def write_fragment(self, data: bytes) -> bool:
-        """Append a fragment; False when no init segment came first (not playable)."""
+    def write_fragment(self, data: bytes) -> None:
+        """Append a fragment; not when no init segment came first (it cannot be played)."""
         if not self._init_written:
-            return False
+            return
         if self._file is not None:
             self._file.write(data)
             self._file.flush()
         self.summary.fragments += 1
-        return True
 
     def close(self) -> None:
         if self._file is not None:
@@ -302,7 +315,7 @@ class _Watcher:
             )
             return
         if current is not None:
-            self._finish(current, complete=False, reason="a newer recording started")
+            self._finish(current, final=False, reason="a newer recording started")
         self._seen.add(header.recording_id)
         following = _Following(header, verifier, self._path(len(self.summary.recordings) + 1))
         self._current = following
@@ -365,15 +378,14 @@ class _Watcher:
         if chunk.kind is ChunkKind.INIT:
             current.write_init(plaintext)
         elif chunk.kind is ChunkKind.MEDIA:
-            if not current.write_fragment(plaintext):
-                self._emit(
-                    ChunkRejected(summary.recording_id, chunk.index, "a fragment before the init")
-                )
+            current.write_fragment(plaintext)  # not without an init segment: unplayable
+            if report.media_before_init == chunk.index:
+                self._emit(MediaWithoutInit(summary.recording_id, chunk.index))
         elif chunk.kind is ChunkKind.METADATA:
             self._metadata(current, chunk.index, chunk.device_time_ms, check.metadata or {})
         else:
             reason = _end_reason(plaintext)
-            self._finish(current, complete=True, reason=reason)
+            self._finish(current, final=True, reason=reason)
 
     def _metadata(
         self, current: _Following, index: int, device_time_ms: int, metadata: dict[str, object]
@@ -395,8 +407,10 @@ class _Watcher:
             )
         )
 
-    def _finish(self, current: _Following, *, complete: bool, reason: str | None) -> None:
+    def _finish(self, current: _Following, *, final: bool, reason: str | None) -> None:
         current.close()
+        media_before_init = current.verifier.report.media_before_init
+        complete = final and media_before_init is None
         current.summary.complete = complete
         if self._current is current:
             self._current = None
@@ -407,6 +421,8 @@ class _Watcher:
                 reason,
                 current.summary.chunks,
                 len(current.summary.gaps),
+                final=final,
+                media_before_init=media_before_init,
             )
         )
         self._ended += 1
@@ -426,6 +442,7 @@ class _Watcher:
                     "stopped watching",
                     current.summary.chunks,
                     len(current.summary.gaps),
+                    media_before_init=current.verifier.report.media_before_init,
                 )
             )
 

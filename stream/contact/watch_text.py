@@ -11,6 +11,7 @@ from stream.contact.watch import (
     Disconnected,
     GapDetected,
     LocationUpdate,
+    MediaWithoutInit,
     RecordingEnded,
     RecordingStarted,
     WatchEvent,
@@ -20,6 +21,19 @@ from vault.format import ChunkKind
 
 def _clock(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%H:%M:%S UTC")
+
+
+def _ended(event: RecordingEnded) -> str:
+    gaps = f", {event.gaps} gap(s)" if event.gaps else ""
+    if event.complete:
+        return f"RECORDING complete: {event.chunks} chunks{gaps}"
+    why = [] if event.final else ["without its final chunk"]
+    if event.media_before_init is not None:
+        why.append(
+            f"no init segment came before its media (chunk {event.media_before_init}), "
+            "so it cannot be played"
+        )
+    return f"RECORDING ended INCOMPLETE ({'; '.join(why)}): {event.chunks} chunks{gaps}"
 
 
 def describe(event: WatchEvent, *, show_location: bool) -> str | None:
@@ -48,8 +62,11 @@ def describe(event: WatchEvent, *, show_location: bool) -> str | None:
         return f"  WARNING: a chunk failed verification and was dropped ({event.reason})"
     if isinstance(event, BacklogDropped):
         return f"  fell behind: skipped {event.chunks} chunk(s) to stay live"
+    if isinstance(event, MediaWithoutInit):
+        return (
+            f"  WARNING: chunk {event.index} is genuine media but no init segment came "
+            "before it: it cannot be played"
+        )
     if isinstance(event, RecordingEnded):
-        state = "complete" if event.complete else "ended without its final chunk"
-        gaps = f", {event.gaps} gap(s)" if event.gaps else ""
-        return f"RECORDING {state}: {event.chunks} chunks{gaps}"
+        return _ended(event)
     assert_never(event)

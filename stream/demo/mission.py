@@ -122,8 +122,10 @@ def run_demo(workdir: Path, echo: Echo = print) -> None:
         demo.run(["keygen", "--role", "contact", "-o", "ana.key", "--no-passphrase"])
     )
     lawyer = _public_key(demo.run(["keygen", "--role", "lawyer", "-o", "lawyer.key"], secret=True))
-    demo.run(["contacts", "add", "Ana", contact, "--role", "contact"])
-    demo.run(["contacts", "add", "Counsel", lawyer, "--role", "lawyer"])
+    demo.run(["contacts", "add", "Ana", contact, "--role", "contact"], secret=True)
+    demo.run(["contacts", "add", "Counsel", lawyer, "--role", "lawyer"], secret=True)
+    demo.echo("  the names are sealed under the passphrase; recording needs only the keys:")
+    demo.run(["contacts", "list", "--keys-only"])
 
     demo.step("2. A relay on this machine (on-disk storage); the phone is enrolled")
     relay = LocalRelay(workdir / "relay", port=free_port())
