@@ -15,7 +15,7 @@ const NO_INDEX = 0xffffffff;
 
 export const MessageType = Object.freeze({ HELLO: 0x01, CHUNK: 0x02, WELCOME: 0x81, RECEIPT: 0x82, ERROR: 0x83 });
 
-/** @param {Uint8Array} header */
+/** @param {Uint8Array} header @returns {Uint8Array<ArrayBuffer>} */
 export function helloMessage(header) {
   if (header.length > HEADER_MAX_SIZE) throw new RangeError("a header is at most 5 512 bytes");
   const out = new Uint8Array(2 + header.length);
@@ -34,7 +34,7 @@ export function helloMessage(header) {
 export function chunkFrames(index, chunk, frameSize = MAX_FRAME_DATA) {
   if (!(index >= 0 && index <= MAX_INDEX)) throw new RangeError("CHUNK index out of range");
   if (!(frameSize >= 1 && frameSize <= MAX_FRAME_DATA)) throw new RangeError("frame size out of range");
-  /** @type {Uint8Array[]} */
+  /** @type {Uint8Array<ArrayBuffer>[]} */
   const frames = [];
   for (let offset = 0; offset < chunk.length; offset += frameSize) {
     const data = chunk.subarray(offset, offset + frameSize);
