@@ -9,6 +9,7 @@ import asyncio
 import base64
 import dataclasses
 import hmac
+import itertools
 import json
 import re
 import secrets
@@ -117,12 +118,84 @@ class AlertTarget:
 
 
 @dataclass(frozen=True)
+class RevocationPeriod:
+    """A time the device was revoked: from revoked_ms until reinstated_ms (None: still)."""
+
+    revoked_ms: int
+    reinstated_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.revoked_ms < 0 or (
+            self.reinstated_ms is not None and self.reinstated_ms <= self.revoked_ms
+        ):
+            raise ValueError("a revocation period ends after it starts")
+
+    def to_json(self) -> dict[str, int | None]:
+        return {"revoked_ms": self.revoked_ms, "reinstated_ms": self.reinstated_ms}
+
+
+def _ms(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
+        raise ValueError("a time is a whole number of milliseconds")
+    return value
+
+
+def _period(item: object) -> RevocationPeriod:
+    if not isinstance(item, dict) or set(item) != {"revoked_ms", "reinstated_ms"}:
+        raise ValueError("a revocation period is revoked_ms and reinstated_ms")
+    ended = item["reinstated_ms"]
+    return RevocationPeriod(_ms(item["revoked_ms"]), None if ended is None else _ms(ended))
+
+
+def _periods(document: dict[str, object]) -> tuple[RevocationPeriod, ...]:
+    """The revocation history of a record. A record written before it was kept has only
+    `revoked_ms` (the open period, if any; earlier, reinstated periods were forgotten).
+    The history is in order, the periods do not overlap, only the last may be open, and
+    `revoked_ms` says the open one (what an older relay reads)."""
+    revoked = document.get("revoked_ms")
+    current = None if revoked is None else _ms(revoked)
+    if "revocations" not in document:
+        return () if current is None else (RevocationPeriod(current),)
+    listed = document["revocations"]
+    if not isinstance(listed, list):
+        raise TypeError("revocations is a list")
+    periods = tuple(_period(item) for item in listed)
+    for earlier, later in itertools.pairwise(periods):
+        if earlier.reinstated_ms is None or later.revoked_ms < earlier.reinstated_ms:
+            raise ValueError("revocation periods out of order")
+    open_period = periods[-1].revoked_ms if periods and periods[-1].reinstated_ms is None else None
+    if open_period != current:
+        raise ValueError("revoked_ms disagrees with the revocation history")
+    return periods
+
+
+@dataclass(frozen=True)
 class DeviceRecord:
     device: DeviceKey
     enrolled_ms: int
     token_hashes: tuple[bytes, ...] = ()
     alerts: tuple[AlertTarget, ...] = ()
-    revoked_ms: int | None = None  # a seized device: no more uploads; reading still works
+    # every period the device was revoked, in order; only the last may be open (a seized
+    # device: no more uploads; reading still works)
+    revocations: tuple[RevocationPeriod, ...] = ()
+
+    @property
+    def revoked_ms(self) -> int | None:
+        """When the device was revoked, if it is now."""
+        last = self.revocations[-1] if self.revocations else None
+        return last.revoked_ms if last is not None and last.reinstated_ms is None else None
+
+    def revoked(self, now_ms: int) -> Self:
+        """Revoked from now_ms (never before the last reinstatement: the periods stay in
+        order even if the clock stepped back)."""
+        since = max([now_ms] + [p.reinstated_ms or 0 for p in self.revocations[-1:]])
+        return dataclasses.replace(self, revocations=(*self.revocations, RevocationPeriod(since)))
+
+    def reinstated(self, now_ms: int) -> Self:
+        """Reinstated at now_ms (after the revocation, even within its millisecond)."""
+        *before, last = self.revocations
+        ended = RevocationPeriod(last.revoked_ms, max(now_ms, last.revoked_ms + 1))
+        return dataclasses.replace(self, revocations=(*before, ended))
 
     def to_bytes(self) -> bytes:
         document: dict[str, object] = {
@@ -132,6 +205,7 @@ class DeviceRecord:
             "token_hashes": [h.hex() for h in self.token_hashes],
             "alerts": [a.to_json() for a in self.alerts],
             "revoked_ms": self.revoked_ms,
+            "revocations": [period.to_json() for period in self.revocations],
         }
         return (json.dumps(document, indent=2) + "\n").encode()
 
@@ -148,11 +222,10 @@ class DeviceRecord:
                 AlertTarget.make(str(a["kind"]), str(a["target"]))
                 for a in document.get("alerts", [])
             )
-            revoked = document.get("revoked_ms")
-            revoked_ms = None if revoked is None else int(revoked)
+            revocations = _periods(document)
         except (ValueError, KeyError, TypeError, AlertTargetError):
             raise MalformedError("damaged relay device record") from None
-        return cls(device, enrolled_ms, hashes, alerts, revoked_ms)
+        return cls(device, enrolled_ms, hashes, alerts, revocations)
 
 
 # Parsed in place of a missing device record, so that an unknown device and an enrolled
@@ -206,7 +279,7 @@ class Enrollment:
                 raise TestigoError("this device is not enrolled", hint="see testigo relay enroll")
             if record.revoked_ms is not None:
                 return False
-            updated = dataclasses.replace(record, revoked_ms=time.time_ns() // 1_000_000)
+            updated = record.revoked(time.time_ns() // 1_000_000)
             await self._storage.write_device_record(device.raw, updated.to_bytes())
             self._may_upload.pop(device.raw, None)
             return True
@@ -234,7 +307,7 @@ class Enrollment:
             record = await self._known(device)
             if record.revoked_ms is None:
                 return False
-            updated = dataclasses.replace(record, revoked_ms=None)
+            updated = record.reinstated(time.time_ns() // 1_000_000)
             await self._storage.write_device_record(device.raw, updated.to_bytes())
             self._may_upload.pop(device.raw, None)
             return True
