@@ -1095,7 +1095,8 @@ def relay_reinstate(settings: "Settings", device: DeviceKey) -> None:
 @operator_command("devices")
 @json_option
 def relay_devices(settings: "Settings", as_json: bool) -> None:
-    """List the devices this relay knows: enrolled or revoked, tokens, alert targets."""
+    """List the devices this relay knows: enrolled or revoked (and every period it was),
+    tokens, alert targets."""
     import asyncio
 
     from relay_server.enrollment import token_id_of
@@ -1110,6 +1111,10 @@ def relay_devices(settings: "Settings", as_json: bool) -> None:
                     "fingerprint": r.device.fingerprint,
                     "enrolled": _started(r.enrolled_ms),
                     "revoked": None if r.revoked_ms is None else _started(r.revoked_ms),
+                    "revocations": [
+                        {"revoked": _started(p.revoked_ms), "reinstated": _started(p.reinstated_ms)}
+                        for p in r.revocations
+                    ],
                     "tokens": [token_id_of(h) for h in r.token_hashes],
                     "alerts": [a.to_json() for a in r.alerts],
                 }
@@ -1131,6 +1136,9 @@ def relay_devices(settings: "Settings", as_json: bool) -> None:
         click.echo(f"  {record.device}")
         for alert in record.alerts:
             click.echo(f"  alert: {alert.kind.value} {alert.target}")
+        for period in record.revocations:
+            until = _started(period.reinstated_ms) or "(still revoked)"
+            click.echo(f"  revoked: {_started(period.revoked_ms)} to {until}")
 
 
 @operator_command("token")

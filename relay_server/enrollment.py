@@ -9,11 +9,11 @@ import asyncio
 import base64
 import dataclasses
 import hmac
+import itertools
 import json
 import re
 import secrets
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, Self
@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 from relay_server.storage import Storage
 from vault import DeviceKey
-from vault import _primitives as p
 from vault._primitives import hash32
 from vault.errors import MalformedError, TestigoError
 
@@ -32,7 +31,7 @@ RECORD_VERSION: Final = 1
 MAX_ALERT_TARGETS: Final = 32
 MAX_TARGET_LENGTH: Final = 2048
 UPLOAD_CHECK_S: Final = 2.0
-MAY_UPLOAD_CACHE_SIZE: Final = 10_000
+FULL_RELOAD_S: Final = 60.0  # the records are reloaded this often even if no marker changed
 _EMAIL = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$")
 
 
@@ -117,12 +116,85 @@ class AlertTarget:
 
 
 @dataclass(frozen=True)
+class RevocationPeriod:
+    """A time the device was revoked: from revoked_ms until reinstated_ms (None: still)."""
+
+    revoked_ms: int
+    reinstated_ms: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.revoked_ms < 0 or (
+            self.reinstated_ms is not None and self.reinstated_ms <= self.revoked_ms
+        ):
+            raise ValueError("a revocation period ends after it starts")
+
+    def to_json(self) -> dict[str, int | None]:
+        return {"revoked_ms": self.revoked_ms, "reinstated_ms": self.reinstated_ms}
+
+
+def _ms(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**64:
+        raise ValueError("a time is a whole number of milliseconds")
+    return value
+
+
+def _period(item: object) -> RevocationPeriod:
+    if not isinstance(item, dict) or set(item) != {"revoked_ms", "reinstated_ms"}:
+        raise ValueError("a revocation period is revoked_ms and reinstated_ms")
+    ended = item["reinstated_ms"]
+    return RevocationPeriod(_ms(item["revoked_ms"]), None if ended is None else _ms(ended))
+
+
+def _periods(document: dict[str, object]) -> tuple[RevocationPeriod, ...]:
+    """The revocation history of a record. A record written before it was kept has only
+    `revoked_ms` (the open period, if any; earlier, reinstated periods were forgotten).
+    The history is in order, the periods do not overlap, only the last may be open, and
+    `revoked_ms` says the open one (what an older relay reads)."""
+    revoked = document.get("revoked_ms")
+    current = None if revoked is None else _ms(revoked)
+    if "revocations" not in document:
+        return () if current is None else (RevocationPeriod(current),)
+    listed = document["revocations"]
+    if not isinstance(listed, list):
+        raise TypeError("revocations is a list")
+    periods = tuple(_period(item) for item in listed)
+    for earlier, later in itertools.pairwise(periods):
+        if earlier.reinstated_ms is None or later.revoked_ms < earlier.reinstated_ms:
+            raise ValueError("revocation periods out of order")
+    open_period = periods[-1].revoked_ms if periods and periods[-1].reinstated_ms is None else None
+    if open_period != current:
+        raise ValueError("revoked_ms disagrees with the revocation history")
+    return periods
+
+
+@dataclass(frozen=True)
 class DeviceRecord:
     device: DeviceKey
     enrolled_ms: int
     token_hashes: tuple[bytes, ...] = ()
     alerts: tuple[AlertTarget, ...] = ()
-    revoked_ms: int | None = None  # a seized device: no more uploads; reading still works
+    # every period the device was revoked, in order; only the last may be open (a seized
+    # device: no more uploads; reading still works)
+    revocations: tuple[RevocationPeriod, ...] = ()
+
+    @property
+    def revoked_ms(self) -> int | None:
+        """When the device was revoked, if it is now."""
+        last = self.revocations[-1] if self.revocations else None
+        return last.revoked_ms if last is not None and last.reinstated_ms is None else None
+
+    def revoked(self, now_ms: int) -> Self:
+        """Revoked from now_ms (never before the last reinstatement: the periods stay in
+        order even if the clock stepped back)."""
+        last_ended = self.revocations[-1].reinstated_ms if self.revocations else None
+        since = max(now_ms, last_ended or 0)
+        return dataclasses.replace(self, revocations=(*self.revocations, RevocationPeriod(since)))
+
+    def reinstated(self, now_ms: int) -> Self:
+        """Reinstated at now_ms (after the revocation, even within its millisecond)."""
+        *before, last = self.revocations
+        ended = RevocationPeriod(last.revoked_ms, max(now_ms, last.revoked_ms + 1))
+        return dataclasses.replace(self, revocations=(*before, ended))
 
     def to_bytes(self) -> bytes:
         document: dict[str, object] = {
@@ -132,6 +204,7 @@ class DeviceRecord:
             "token_hashes": [h.hex() for h in self.token_hashes],
             "alerts": [a.to_json() for a in self.alerts],
             "revoked_ms": self.revoked_ms,
+            "revocations": [period.to_json() for period in self.revocations],
         }
         return (json.dumps(document, indent=2) + "\n").encode()
 
@@ -148,74 +221,117 @@ class DeviceRecord:
                 AlertTarget.make(str(a["kind"]), str(a["target"]))
                 for a in document.get("alerts", [])
             )
-            revoked = document.get("revoked_ms")
-            revoked_ms = None if revoked is None else int(revoked)
+            revocations = _periods(document)
         except (ValueError, KeyError, TypeError, AlertTargetError):
             raise MalformedError("damaged relay device record") from None
-        return cls(device, enrolled_ms, hashes, alerts, revoked_ms)
-
-
-# Parsed in place of a missing device record, so that an unknown device and an enrolled
-# one cost a reader the same work (bench/enrollment_oracle.py measures what is left).
-_DECOY_RECORD: Final = DeviceRecord(
-    DeviceKey(p.ed25519_keypair(bytes(32))[0]), 0, (bytes(32),)
-).to_bytes()
+        return cls(device, enrolled_ms, hashes, alerts, revocations)
 
 
 class Enrollment:
-    """The operator's view of enrolled devices; the relay asks `is_enrolled`."""
+    """The operator's view of enrolled devices; the relay asks `is_enrolled`.
+
+    The relay answers from the device records it holds in memory, so that asking about
+    a device costs the same work whether it is enrolled or not: no storage read keyed by
+    the device, no record parsed (bench/enrollment_oracle.py). Every record write is
+    followed by a write of the devices-changed marker; the records are reloaded when the
+    marker changed (or FULL_RELOAD_S passed), which is checked before every token check
+    and, for uploads and alerts, at most every UPLOAD_CHECK_S. Memory holds the enrolled
+    devices only: a device key a stranger makes up adds nothing to it.
+    """
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._lock = asyncio.Lock()
-        # bounded: every device key a stranger makes up would otherwise stay here
-        self._may_upload: OrderedDict[bytes, tuple[float, bool]] = OrderedDict()
+        self._lock = asyncio.Lock()  # one operator change at a time
+        self._reload_lock = asyncio.Lock()
+        self._records: dict[bytes, DeviceRecord] = {}
+        self._marker: bytes | None = None
+        self._checked_at: float | None = None  # when the last marker check started
+        self._loaded_at = 0.0
 
-    async def record(self, device: bytes) -> DeviceRecord | None:
+    async def _fresh(self, max_age_s: float) -> None:
+        """Make the records in memory no older than max_age_s (0: checked after now)."""
+        asked = time.monotonic()
+        if self._checked_at is not None and self._checked_at >= asked - max_age_s:
+            return
+        async with self._reload_lock:
+            if self._checked_at is not None and self._checked_at >= asked - max_age_s:
+                return  # another request checked meanwhile
+            started = time.monotonic()
+            marker = await self._storage.read_devices_changed()
+            if (
+                self._checked_at is None
+                or marker != self._marker
+                or started - self._loaded_at >= FULL_RELOAD_S
+            ):
+                self._records = await self._load_all()
+                self._loaded_at = started
+            self._marker, self._checked_at = marker, started
+
+    async def _load_all(self) -> dict[bytes, DeviceRecord]:
+        """Every device record in the storage (damaged ones skipped)."""
+        records = {}
+        for device in await self._storage.list_devices():
+            try:
+                record = await self._stored(device)
+            except MalformedError:
+                continue
+            if record is not None:
+                records[device] = record
+        return records
+
+    async def _stored(self, device: bytes) -> DeviceRecord | None:
+        """The device's record as stored now (what an operator change starts from)."""
         data = await self._storage.read_device_record(device)
         if data is None:
-            DeviceRecord.parse(_DECOY_RECORD)  # the same parsing work as for a known device
             return None
         record = DeviceRecord.parse(data)
         return record if record.device.raw == device else None
 
+    async def _write(self, record: DeviceRecord) -> None:
+        """Store record durably, then the devices-changed marker, so that a running relay
+        (another process) reloads it; this process knows it at once."""
+        await self._storage.write_device_record(record.device.raw, record.to_bytes())
+        await self._storage.write_devices_changed(secrets.token_bytes(16))
+        self._records[record.device.raw] = record
+
+    async def record(self, device: bytes) -> DeviceRecord | None:
+        await self._fresh(0.0)
+        return self._records.get(device)
+
     async def is_enrolled(self, device: bytes) -> bool:
         return await self.record(device) is not None
 
+    def _allowed(self, device: bytes) -> bool:
+        record = self._records.get(device)
+        return record is not None and record.revoked_ms is None
+
     async def may_upload(self, device: bytes) -> bool:
-        """Enrolled and not revoked. Cached for UPLOAD_CHECK_S, so a revocation made by
-        another process (testigo relay revoke) takes effect within that time."""
-        now = time.monotonic()
-        cached = self._may_upload.get(device)
-        if cached is not None and now - cached[0] < UPLOAD_CHECK_S:
-            return cached[1]
-        record = await self.record(device)
-        allowed = record is not None and record.revoked_ms is None
-        self._may_upload[device] = (now, allowed)
-        self._may_upload.move_to_end(device)
-        while len(self._may_upload) > MAY_UPLOAD_CACHE_SIZE:
-            self._may_upload.popitem(last=False)
-        return allowed
+        """Enrolled and not revoked. A yes holds for up to UPLOAD_CHECK_S, so a
+        revocation made by another process (testigo relay revoke) takes effect within
+        that time; a no is checked again at once (only the key's holder asks: its header
+        or chunk is signed)."""
+        await self._fresh(UPLOAD_CHECK_S)
+        if not self._allowed(device):
+            await self._fresh(0.0)
+        return self._allowed(device)
 
     async def revoke(self, device: DeviceKey) -> bool:
         """Refuse every further upload by device (its stored recordings stay readable).
         False when it already was revoked."""
         async with self._lock:
-            record = await self.record(device.raw)
+            record = await self._stored(device.raw)
             if record is None:
                 raise TestigoError("this device is not enrolled", hint="see testigo relay enroll")
             if record.revoked_ms is not None:
                 return False
-            updated = dataclasses.replace(record, revoked_ms=time.time_ns() // 1_000_000)
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
-            self._may_upload.pop(device.raw, None)
+            await self._write(record.revoked(time.time_ns() // 1_000_000))
             return True
 
     async def enroll(self, device: DeviceKey) -> bool:
         """Enroll device; False when it already was (its tokens are kept). A revoked
         device is not enrolled again by this: `reinstate` says so deliberately."""
         async with self._lock:
-            record = await self.record(device.raw)
+            record = await self._stored(device.raw)
             if record is not None and record.revoked_ms is not None:
                 raise TestigoError(
                     "this device was revoked; enrolling it again does not undo that",
@@ -224,8 +340,7 @@ class Enrollment:
                 )
             if record is not None:
                 return False
-            record = DeviceRecord(device, time.time_ns() // 1_000_000)
-            await self._storage.write_device_record(device.raw, record.to_bytes())
+            await self._write(DeviceRecord(device, time.time_ns() // 1_000_000))
             return True
 
     async def reinstate(self, device: DeviceKey) -> bool:
@@ -234,22 +349,13 @@ class Enrollment:
             record = await self._known(device)
             if record.revoked_ms is None:
                 return False
-            updated = dataclasses.replace(record, revoked_ms=None)
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
-            self._may_upload.pop(device.raw, None)
+            await self._write(record.reinstated(time.time_ns() // 1_000_000))
             return True
 
     async def devices(self) -> list[DeviceRecord]:
         """Every device record in the storage (damaged ones skipped)."""
-        records = []
-        for device in await self._storage.list_devices():
-            try:
-                record = await self.record(device)
-            except MalformedError:
-                continue
-            if record is not None:
-                records.append(record)
-        return sorted(records, key=lambda r: r.enrolled_ms)
+        await self._fresh(0.0)
+        return sorted(self._records.values(), key=lambda r: r.enrolled_ms)
 
     async def revoke_token(self, device: DeviceKey, token_id: str) -> bool:
         """Withdraw the token whose id (`token_id`) is given; the others keep working.
@@ -259,8 +365,7 @@ class Enrollment:
             kept = tuple(h for h in record.token_hashes if token_id_of(h) != token_id.lower())
             if len(kept) == len(record.token_hashes):
                 return False
-            updated = dataclasses.replace(record, token_hashes=kept)
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            await self._write(dataclasses.replace(record, token_hashes=kept))
             return True
 
     async def remove_alert_target(self, device: DeviceKey, target: AlertTarget) -> bool:
@@ -270,12 +375,11 @@ class Enrollment:
             if target not in record.alerts:
                 return False
             kept = tuple(a for a in record.alerts if a != target)
-            updated = dataclasses.replace(record, alerts=kept)
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            await self._write(dataclasses.replace(record, alerts=kept))
             return True
 
     async def _known(self, device: DeviceKey) -> DeviceRecord:
-        record = await self.record(device.raw)
+        record = await self._stored(device.raw)
         if record is None:
             raise TestigoError(
                 "this device is not enrolled", hint="list them with: testigo relay devices"
@@ -285,20 +389,21 @@ class Enrollment:
     async def mint_token(self, device: DeviceKey) -> str:
         """A new capability token for reading device's recordings. Shown once."""
         async with self._lock:
-            record = await self.record(device.raw)
+            record = await self._stored(device.raw)
             if record is None:
                 raise TestigoError(
                     "this device is not enrolled", hint="enroll it first: testigo relay enroll"
                 )
             text, hashed = new_token()
-            updated = dataclasses.replace(record, token_hashes=(*record.token_hashes, hashed))
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            await self._write(
+                dataclasses.replace(record, token_hashes=(*record.token_hashes, hashed))
+            )
             return text
 
     async def add_alert_target(self, device: DeviceKey, target: AlertTarget) -> bool:
         """Alert target when device starts a recording; False when it already was one."""
         async with self._lock:
-            record = await self.record(device.raw)
+            record = await self._stored(device.raw)
             if record is None:
                 raise TestigoError(
                     "this device is not enrolled", hint="enroll it first: testigo relay enroll"
@@ -307,18 +412,18 @@ class Enrollment:
                 return False
             if len(record.alerts) >= MAX_ALERT_TARGETS:
                 raise AlertTargetError(f"a device has at most {MAX_ALERT_TARGETS} alert targets")
-            updated = dataclasses.replace(record, alerts=(*record.alerts, target))
-            await self._storage.write_device_record(device.raw, updated.to_bytes())
+            await self._write(dataclasses.replace(record, alerts=(*record.alerts, target)))
             return True
 
     async def alert_targets(self, device: bytes) -> tuple[AlertTarget, ...]:
-        record = await self.record(device)
+        await self._fresh(UPLOAD_CHECK_S)
+        record = self._records.get(device)
         return () if record is None else record.alerts
 
     async def check_token(self, device: bytes, token: str) -> bool:
         """True when token reads device's recordings. Constant time in the token."""
         raw = parse_token(token)
-        record = await self.record(device)
+        record = await self.record(device)  # from memory, whether enrolled or not
         # The same work whether the device is unknown or the token wrong: a hash and a
         # comparison against at least one stored hash (a decoy when there is none).
         presented = token_hash(raw if raw is not None else _DECOY_TOKEN)

@@ -279,19 +279,22 @@ async def download_receipts(request: web.Request) -> web.StreamResponse:
     """The receipts file (PROTOCOL.md §2.1)."""
     storage = request.app[STORAGE]
 
-    async def revocation(device: DeviceKey) -> bytes:
-        """The relay's signed statement of when it revoked the device, if it did."""
+    async def revocations(device: DeviceKey) -> bytes:
+        """The relay's signed statement of each period it had the device revoked."""
         record = await request.app[ENROLLMENT].record(device.raw)
-        if record is None or record.revoked_ms is None:
-            return b""
-        return bytes(sign_revocation(request.app[RELAY], device.raw, record.revoked_ms))
+        periods = () if record is None else record.revocations
+        relay = request.app[RELAY]
+        return b"".join(
+            bytes(sign_revocation(relay, device.raw, p.revoked_ms, p.reinstated_ms))
+            for p in periods
+        )
 
     return await _stream_recording(
         request,
         routes.RECEIPTS_TYPE,
         lambda _header: RECEIPTS_FILE_MAGIC,
         storage.read_receipt,
-        revocation,
+        revocations,
     )
 
 

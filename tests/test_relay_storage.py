@@ -61,6 +61,12 @@ async def test_device_records_are_replaced(storage: BlobStorage) -> None:
     await storage.write_device_record(DEVICE, b"one")
     await storage.write_device_record(DEVICE, b"two")
     assert await storage.read_device_record(DEVICE) == b"two"
+    assert await storage.list_devices() == [DEVICE]  # the devices-changed marker is not one
+    assert await storage.read_devices_changed() is None
+    await storage.write_devices_changed(b"first")
+    await storage.write_devices_changed(b"second")
+    assert await storage.read_devices_changed() == b"second"
+    assert await storage.list_devices() == [DEVICE]
 
 
 async def test_filesystem_layout_leaves_no_temporary_files(tmp_path: Path) -> None:

@@ -29,8 +29,15 @@ class ReceiptReport:
     received_ms: dict[int, int] = field(default_factory=dict)  # index → the relay's clock
     malformed_records: int = 0  # records of the receipts file that did not parse
     late_ms: dict[int, int] = field(default_factory=dict)  # index → how much later than usual
-    revoked_ms: int | None = None  # when the relay revoked the device (its signed statement)
-    after_revocation: list[int] = field(default_factory=list)  # received since then
+    # the periods the relay had the device revoked (its signed statements), in order:
+    # (revoked_ms, reinstated_ms), reinstated_ms None while it still is
+    revoked_periods: list[tuple[int, int | None]] = field(default_factory=list)
+    after_revocation: list[int] = field(default_factory=list)  # received within one
+
+    @property
+    def revoked_ms(self) -> int | None:
+        """When the relay first revoked the device, if it did."""
+        return self.revoked_periods[0][0] if self.revoked_periods else None
 
     @property
     def complete(self) -> bool:
@@ -48,6 +55,9 @@ class ReceiptReport:
             "received_ms": {str(i): t for i, t in sorted(self.received_ms.items())},
             "late": [{"index": i, "later_than_usual_ms": t} for i, t in self.late_ms.items()],
             "revoked_ms": self.revoked_ms,
+            "revoked_periods": [
+                {"revoked_ms": start, "reinstated_ms": end} for start, end in self.revoked_periods
+            ],
             "after_revocation": self.after_revocation,
         }
 
@@ -90,12 +100,13 @@ class ReceiptReport:
                 f"  relay time minus device time: median {summary['median'] / 1000:.2f} s "
                 f"(min {summary['min'] / 1000:.2f} s, max {summary['max'] / 1000:.2f} s)"
             )
-        if self.revoked_ms is not None:
-            lines.append(f"  the relay revoked this device at {_utc(self.revoked_ms)}")
+        for start, end in self.revoked_periods:
+            until = "not reinstated" if end is None else f"reinstated it at {_utc(end)}"
+            lines.append(f"  the relay revoked this device at {_utc(start)}, {until}")
         if self.after_revocation:
             lines.append(
                 f"  - AFTER REVOCATION: chunk(s) {_indices(self.after_revocation)} reached the "
-                "relay after it revoked the device: the device key was then in other hands"
+                "relay while it had the device revoked: the device key was then in other hands"
             )
         for index, late in self.late_ms.items():
             lines.append(
@@ -176,8 +187,9 @@ class ReceiptChecker:
         else:
             contents = _receipts_file(receipts_path)
         self._malformed = contents.damaged
-        self._revoked_ms = min(
-            (r.revoked_ms for r in contents.revocations if r.verify(relay_key)), default=None
+        self._revocations = sorted(
+            {r for r in contents.revocations if r.verify(relay_key)},
+            key=lambda r: (r.revoked_ms, r.reinstated_ms is None, r.reinstated_ms or 0),
         )
         self._receipts: dict[int, Receipt] = {}
         self._conflicting: set[int] = set()
@@ -212,9 +224,10 @@ class ReceiptChecker:
             for index in report.received_ms
         }
         report.late_ms = late_chunks(delays)
-        report.revoked_ms = self._revoked_ms
-        if self._revoked_ms is not None:
-            report.after_revocation = [
-                i for i, t in sorted(report.received_ms.items()) if t >= self._revoked_ms
-            ]
+        report.revoked_periods = [(r.revoked_ms, r.reinstated_ms) for r in self._revocations]
+        report.after_revocation = [
+            i
+            for i, t in sorted(report.received_ms.items())
+            if any(r.covers(t) for r in self._revocations)
+        ]
         return report

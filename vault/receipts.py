@@ -108,40 +108,70 @@ def sign_receipt(relay: RelayIdentity, chunk: Chunk, received_ms: int) -> Receip
 
 REVOCATION_CONTEXT: Final = b"testigo/v1 revocation"
 REVOCATION_MAGIC: Final = b"tgrv"
-_REVOKED = struct.Struct(">4s32sQ20x")  # magic, device key, revoked_ms, zero padding
+# magic, device key, revoked_ms, reinstated_ms (0: not reinstated), zero padding
+_REVOKED = struct.Struct(">4s32sQQ12x")
+_PADDING = slice(52, _REVOKED.size)
 
 
 @dataclass(frozen=True)
 class RevocationStatement:
-    """The relay's signed statement that it revoked a device at `revoked_ms` (its clock):
-    a receipt of a chunk received after it names a chunk made with a key in other hands.
-    The same 160 bytes as a receipt, so it travels in the receipts file (PROTOCOL.md §2.1).
+    """The relay's signed statement that it revoked a device at `revoked_ms` (its clock)
+    and, when `reinstated_ms` is set, reinstated it then: a receipt of a chunk received in
+    between names a chunk made with a key in other hands. One statement per revoked
+    period; the same 160 bytes as a receipt, so it travels in the receipts file
+    (PROTOCOL.md §2.1). A statement without `reinstated_ms` is signed exactly as the
+    version-1 statement (which had no such field), so older files still verify.
     """
 
     device_key: bytes
     revoked_ms: int
     relay_key: bytes
     signature: bytes
+    reinstated_ms: int | None = None  # None: still revoked when the relay signed it
+
+    def __post_init__(self) -> None:
+        if len(self.device_key) != 32:
+            raise MalformedError("revocation statement: device key must be 32 bytes")
+        if not 0 <= self.revoked_ms < 2**64:
+            raise MalformedError("revocation statement: time out of range")
+        if self.reinstated_ms is not None and not self.revoked_ms < self.reinstated_ms < 2**64:
+            raise MalformedError("revocation statement: reinstated before it was revoked")
+        if len(self.relay_key) != 32:
+            raise MalformedError("revocation statement: relay key must be 32 bytes")
+        if len(self.signature) != 64:
+            raise MalformedError("revocation statement: signature must be 64 bytes")
 
     def signature_message(self) -> bytes:
-        return REVOCATION_CONTEXT + self.device_key + struct.pack(">Q", self.revoked_ms)
+        message = REVOCATION_CONTEXT + self.device_key + struct.pack(">Q", self.revoked_ms)
+        if self.reinstated_ms is not None:
+            message += struct.pack(">Q", self.reinstated_ms)
+        return message
 
     def __bytes__(self) -> bytes:
-        fields = _REVOKED.pack(REVOCATION_MAGIC, self.device_key, self.revoked_ms)
+        fields = _REVOKED.pack(
+            REVOCATION_MAGIC, self.device_key, self.revoked_ms, self.reinstated_ms or 0
+        )
         return fields + self.relay_key + self.signature
 
     @classmethod
     def parse(cls, data: bytes) -> Self:
         if len(data) != RECEIPT_SIZE or not data.startswith(REVOCATION_MAGIC):
             raise MalformedError("not a Testigo revocation statement")
-        _magic, device_key, revoked_ms = _REVOKED.unpack_from(data)
-        if any(data[44 : _REVOKED.size]):
+        _magic, device_key, revoked_ms, reinstated_ms = _REVOKED.unpack_from(data)
+        if any(data[_PADDING]):
             raise MalformedError("revocation statement: padding must be zero")
         return cls(
             bytes(device_key),
             revoked_ms,
             bytes(data[_REVOKED.size : _REVOKED.size + 32]),
             bytes(data[_REVOKED.size + 32 :]),
+            reinstated_ms or None,
+        )
+
+    def covers(self, received_ms: int) -> bool:
+        """Whether received_ms falls in the revoked period: [revoked_ms, reinstated_ms)."""
+        return self.revoked_ms <= received_ms and (
+            self.reinstated_ms is None or received_ms < self.reinstated_ms
         )
 
     def verify(self, relay_key: RelayKey) -> bool:
@@ -151,9 +181,16 @@ class RevocationStatement:
 
 
 def sign_revocation(
-    relay: RelayIdentity, device_key: bytes, revoked_ms: int
+    relay: RelayIdentity, device_key: bytes, revoked_ms: int, reinstated_ms: int | None = None
 ) -> RevocationStatement:
-    unsigned = RevocationStatement(device_key, revoked_ms, relay.public.raw, bytes(64))
+    """The relay's statement of one revoked period of device_key (open: reinstated_ms None)."""
+    unsigned = RevocationStatement(
+        device_key, revoked_ms, relay.public.raw, bytes(64), reinstated_ms
+    )
     return RevocationStatement(
-        device_key, revoked_ms, relay.public.raw, relay.sign(unsigned.signature_message())
+        device_key,
+        revoked_ms,
+        relay.public.raw,
+        relay.sign(unsigned.signature_message()),
+        reinstated_ms,
     )

@@ -23,6 +23,7 @@ _P = ParamSpec("_P")
 KEY_PATTERN: Final = re.compile(r"^[0-9a-z][0-9a-z._-]*(/[0-9a-z][0-9a-z._-]*)*$")
 INDEX_DIGITS: Final = 10
 PROBE_KEY: Final = "relay/storage-check"  # rewritten at each start by `check` (not on S3)
+DEVICES_CHANGED_KEY: Final = "relay/devices-changed"  # rewritten after each device record
 
 
 class PutResult(StrEnum):
@@ -66,6 +67,13 @@ class Storage(Protocol):
     async def read_device_record(self, device: bytes) -> bytes | None: ...
 
     async def list_devices(self) -> list[bytes]: ...
+
+    async def write_devices_changed(self, data: bytes) -> None:
+        """Say, durably, that some device record changed (data: any fresh value): what a
+        running relay polls to know when to reload the records it holds in memory."""
+        ...
+
+    async def read_devices_changed(self) -> bytes | None: ...
 
     async def check(self) -> None:
         """Write, read back and compare a small object: StorageError if storage cannot
@@ -198,6 +206,12 @@ class BlobStorage(ABC):
             for n in names
             if re.fullmatch(r"[0-9a-f]{64}\.json", n)
         ]
+
+    async def write_devices_changed(self, data: bytes) -> None:
+        await self._run(self._replace, DEVICES_CHANGED_KEY, data)
+
+    async def read_devices_changed(self) -> bytes | None:
+        return await self._read(DEVICES_CHANGED_KEY)
 
     async def check(self) -> None:
         probe = secrets.token_bytes(16)

@@ -19,8 +19,8 @@ def encode_receipts_file(receipts: Iterable[bytes]) -> bytes:
 
 
 def parse_receipts_file(data: bytes) -> Iterator[Receipt]:
-    """The receipts of a receipts file (§2.1), its revocation statements skipped;
-    MalformedError on bad framing or a damaged record."""
+    """The receipts of a receipts file (§2.1), its revocation statements checked for form
+    and skipped; MalformedError on bad framing or a damaged record."""
     if not data.startswith(RECEIPTS_FILE_MAGIC):
         raise MalformedError("not a Testigo receipts file")
     body = memoryview(data)[len(RECEIPTS_FILE_MAGIC) :]
@@ -28,14 +28,16 @@ def parse_receipts_file(data: bytes) -> Iterator[Receipt]:
         raise MalformedError("receipts file is truncated")
     for offset in range(0, len(body), RECEIPT_SIZE):
         record = bytes(body[offset : offset + RECEIPT_SIZE])
-        if not record.startswith(REVOCATION_MAGIC):
+        if record.startswith(REVOCATION_MAGIC):
+            RevocationStatement.parse(record)
+        else:
             yield Receipt.parse(record)
 
 
 @dataclass(frozen=True)
 class ReceiptsFile:
     """What a receipts file holds: receipts, the relay's revocation statements for the
-    device (when it revoked it), and how many records were damaged."""
+    device (one per period it had it revoked), and how many records were damaged."""
 
     receipts: tuple[Receipt, ...]
     revocations: tuple[RevocationStatement, ...]
