@@ -6,7 +6,7 @@
 import { MalformedError } from "../lib/errors.js";
 import { CHANNEL_LABEL, chunkFrames, helloMessage, parseRelayMessage } from "../lib/wire/datachannel.js";
 import { proofHeader } from "../lib/wire/device_proof.js";
-import { ErrorCode, RelayRefusal, refusalOfBody } from "../lib/wire/errors.js";
+import { RelayRefusal, refusalOfBody } from "../lib/wire/errors.js";
 import { HEADERS, WEBRTC_CONFIG, WEBRTC_OFFER, chunksPath } from "../lib/wire/routes.js";
 
 /** @typedef {import("../lib/seal.js").DeviceSigner} DeviceSigner */
@@ -225,9 +225,12 @@ export class WebRtcTransport {
   async send(_device, _recordingId, index, chunk) {
     if (this.closed) throw new LinkLost("the data channel closed");
     while (this.channel.bufferedAmount > BUFFERED_HIGH) await bufferedLow(this.channel);
+    /** @type {Promise<Uint8Array>} */
     const answer = new Promise((resolve, reject) => this.waiting.push({ resolve, reject, index }));
     for (const frame of chunkFrames(index, chunk)) this.channel.send(frame);
-    return /** @type {Promise<Uint8Array>} */ (answer);
+    // a relay that goes silent must not stall the phone: no answer in time drops the link
+    const timer = setTimeout(() => this.fail(new LinkLost("the relay did not answer")), REQUEST_SECONDS * 1000);
+    return answer.finally(() => clearTimeout(timer));
   }
 
   close() {
@@ -270,4 +273,3 @@ function bufferedLow(channel) {
   return new Promise((resolve) => channel.addEventListener("bufferedamountlow", () => resolve(undefined), { once: true }));
 }
 
-export { ErrorCode };
