@@ -137,3 +137,24 @@ export function ed25519PublicIsValid(publicKey) {
 export function constantTimeEqual(a, b) {
   return a.length === b.length && sodium.memcmp(a, b);
 }
+
+/** Unpadded base64url (RFC 4648 §5). @param {Uint8Array} data */
+export function toBase64Url(data) {
+  return sodium.to_base64(data, sodium.base64_variants.URLSAFE_NO_PADDING);
+}
+
+/**
+ * The bytes of canonical unpadded base64url, or null for anything else (padding, another
+ * alphabet, white space, unused bits set: one value has one spelling).
+ * @param {string} text
+ */
+export function fromBase64Url(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  let data;
+  try {
+    data = sodium.from_base64(text, sodium.base64_variants.URLSAFE_NO_PADDING);
+  } catch {
+    return null;
+  }
+  return toBase64Url(data) === text ? data : null;
+}

@@ -1,0 +1,247 @@
+"""The phone's recorder in a real Chromium, against a real relay process.
+
+The page is opened from an invite link as a phone would open it, sets itself up,
+takes a contact's key, records from Chromium's fake camera and microphone, and uploads
+over the relay's WebRTC data channel or HTTPS. What reached the relay is then fetched,
+verified and decrypted with the `testigo` commands a lawyer runs.
+"""
+
+import json
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+import pytest
+
+from stream.demo.local_relay import LocalRelay
+from tests.browser import chromium_or_skip, chromium_page
+from tests.cli_run import run_testigo
+from vault.keys import DeviceKey, RecipientKey
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+RECORD_CHUNKS = 10  # init + 9 one-second fragments: about 10 s of evidence
+
+
+@dataclass
+class Setup:
+    relay: LocalRelay
+    workdir: Path
+    contact: RecipientKey
+
+    def invite(self) -> str:
+        result = run_testigo(
+            "relay", "invite", "--url", self.relay.url, "--storage", str(self.relay.storage),
+            "--relay-key", str(self.relay.key_path), "--json", cwd=self.workdir,
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        return str(json.loads(result.out)["link"])
+
+    def fetch(self, device: str, name: str) -> Path:
+        token = self.relay.token(DeviceKey.parse(device))
+        result = run_testigo(
+            "fetch", "--relay", self.relay.url, "--device", device, "-o", name,
+            cwd=self.workdir, env={"TESTIGO_TOKEN": token},
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        return self.workdir / name
+
+    def verify(self, name: str) -> tuple[int, dict[str, object]]:
+        result = run_testigo(
+            "verify", name, "--identity", "contact.key", "--relay-key", str(self.relay.key),
+            "--json", cwd=self.workdir,
+        )  # fmt: skip
+        return result.code, json.loads(result.out)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    chromium_or_skip()
+    made = run_testigo(
+        "keygen", "--role", "contact", "-o", "contact.key", "--no-passphrase", cwd=tmp_path
+    )
+    assert made.code == 0, made.err
+    contact = RecipientKey.parse(json.loads((tmp_path / "contact.key").read_text())["public"])
+    with LocalRelay(tmp_path / "relay") as relay:
+        yield Setup(relay, tmp_path, contact)
+
+
+def set_up_phone(page: "Page", link: str, contact: RecipientKey) -> str:
+    """Open the invite link, add the contact; returns the phone's device key."""
+    page.goto(link)
+    page.locator("body[data-ready=true]").wait_for()
+    assert "#" not in page.url  # the secret left the address bar and the history
+    page.fill("#contact-name", "Ana")
+    page.fill("#contact-key", str(contact))
+    page.click("#add-contact button[type=submit]")
+    added = page.locator("#contact-message[data-added]")
+    added.wait_for()
+    assert contact.fingerprint in (added.text_content() or "")
+    device = page.evaluate(DEVICE_KEY)
+    return str(device)
+
+
+DEVICE_KEY = """
+async () => {
+  const { Spool } = await import("/app/phone/spool.js");
+  const { PublicKey, KINDS } = await import("/app/lib/keys.js");
+  const spool = await Spool.open();
+  const stored = await spool.getConfig("device");
+  return new PublicKey(KINDS.device, stored.publicKey).toString();
+}
+"""
+
+
+def record(page: "Page", chunks: int) -> str:
+    page.click("#record")
+    page.locator("#status[data-recording]").wait_for()
+    page.wait_for_function(
+        f"Number(document.getElementById('status').dataset.receipted) >= {chunks}",
+        timeout=60_000,
+    )
+    return str(page.get_attribute("#status", "data-recording"))
+
+
+def stop_and_drain(page: "Page") -> None:
+    page.click("#record")
+    page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
+    page.wait_for_function(
+        "document.getElementById('status').dataset.pending === '0'", timeout=60_000
+    )
+
+
+def test_invite_record_verify_decrypt(setup: Setup) -> None:
+    link = setup.invite()
+    with chromium_page(setup.workdir / "profile") as page:
+        device = set_up_phone(page, link, setup.contact)
+        recording = record(page, RECORD_CHUNKS)
+        stop_and_drain(page)
+        network = page.get_attribute("#status", "data-network")
+    assert network in ("webrtc", "https")
+    setup.fetch(device, "evidence.tgr")
+    code, report = setup.verify("evidence.tgr")
+    assert code == 0, report
+    assert report["status"] == "complete"
+    assert report["recording_id"] == recording
+    assert str(report["media_type"]).startswith("video/mp4")
+    decrypted = run_testigo(
+        "decrypt", "evidence.tgr", "--identity", "contact.key", "-o", "evidence.mp4",
+        cwd=setup.workdir,
+    )  # fmt: skip
+    assert decrypted.code == 0, decrypted.err
+    with av.open(str(setup.workdir / "evidence.mp4")) as container:
+        video = container.streams.video[0]
+        assert container.streams.audio, "the microphone's track is in the file"
+        seconds = float(container.duration or 0) / av.time_base
+        rate = float(video.average_rate or video.guessed_rate or 30)
+        frames = sum(1 for _ in container.decode(video=0))
+    assert seconds >= RECORD_CHUNKS - 2
+    assert frames >= 0.9 * seconds * rate, (frames, seconds, rate)
+
+
+def test_a_used_invite_sets_nothing_up(setup: Setup) -> None:
+    link = setup.invite()
+    with chromium_page(setup.workdir / "first") as page:
+        set_up_phone(page, link, setup.contact)
+    with chromium_page(setup.workdir / "second") as page:
+        page.goto(link)
+        failed = page.locator("#setup-message[data-failed]")
+        failed.wait_for()
+        assert failed.get_attribute("data-failed") == "invite_unusable"
+        assert "used or it expired" in (failed.text_content() or "")
+        assert page.locator("#recorder").is_hidden()
+
+
+def test_a_link_naming_another_relay_key_sets_nothing_up(setup: Setup) -> None:
+    link = setup.invite()
+    other = LocalRelay(setup.workdir / "other")  # its key only: it is not started
+    forged = link.split("&relay=")[0] + f"&relay={other.key}"
+    with chromium_page(setup.workdir / "profile", locale="es-ES") as page:
+        page.goto(forged)
+        failed = page.locator("#setup-message[data-failed]")
+        failed.wait_for()
+        assert failed.get_attribute("data-failed") == "relay_mismatch"
+        assert "no demostró" in (failed.text_content() or "")  # said in the person's language
+
+
+def test_a_broken_link_says_so(setup: Setup) -> None:
+    link = setup.invite()
+    with chromium_page(setup.workdir / "profile") as page:
+        page.goto(link[:-5])  # the relay key cut short
+        failed = page.locator("#setup-message[data-failed]")
+        failed.wait_for()
+        assert failed.get_attribute("data-failed") == "link_broken"
+
+
+def test_killing_the_browser_leaves_an_interrupted_recording_with_all_it_receipted(
+    setup: Setup,
+) -> None:
+    link = setup.invite()
+    profile = setup.workdir / "profile"
+    with chromium_page(profile) as page:
+        device = set_up_phone(page, link, setup.contact)
+        record(page, 4)
+        receipted = int(page.get_attribute("#status", "data-receipted") or 0)
+        for pid in chromium_pids(profile):
+            os.kill(pid, signal.SIGKILL)
+    setup.fetch(device, "cut.tgr")
+    code, report = setup.verify("cut.tgr")
+    assert code == 10, report
+    assert report["status"] == "incomplete"
+    assert isinstance(report["interrupted_after"], int)
+    assert report["interrupted_after"] + 1 >= receipted
+    assert report["missing"] == []
+
+
+def test_recorded_offline_uploads_when_the_page_is_opened_online(setup: Setup) -> None:
+    link = setup.invite()
+    profile = setup.workdir / "profile"
+    with chromium_page(profile) as page:
+        device = set_up_phone(page, link, setup.contact)
+        setup.relay.stop()  # the relay is out of reach from here on
+        page.click("#record")
+        page.locator("#status[data-recording]").wait_for()
+        page.wait_for_function(SPOOLED_AT_LEAST.replace("N", "4"), timeout=30_000)
+        page.click("#record")
+        page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
+        assert int(page.get_attribute("#status", "data-pending") or 0) > 0
+    setup.relay.start()
+    with chromium_page(profile) as page:  # the next visit, online
+        page.goto(setup.relay.url + "/app/phone/")
+        page.locator("body[data-ready=true]").wait_for()
+        page.wait_for_function(
+            "document.getElementById('status').dataset.pending === '0'", timeout=60_000
+        )
+    setup.fetch(device, "later.tgr")
+    code, report = setup.verify("later.tgr")
+    assert code == 0, report
+
+
+SPOOLED_AT_LEAST = """
+async () => {
+  const { Spool } = await import("/app/phone/spool.js");
+  const spool = await Spool.open();
+  return (await spool.unreceipted()).length >= N;
+}
+"""
+
+
+def chromium_pids(profile: Path) -> list[int]:
+    """The Chromium processes started with this profile (to kill them as a crash would)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(profile).encode() in command and b"chromium" in command:
+            found.append(int(entry.name))
+    return found
+
