@@ -226,6 +226,7 @@ class Enrollment:
                 return False
             record = DeviceRecord(device, time.time_ns() // 1_000_000)
             await self._storage.write_device_record(device.raw, record.to_bytes())
+            self._may_upload.pop(device.raw, None)  # enrolled by this process: at once
             return True
 
     async def reinstate(self, device: DeviceKey) -> bool:
