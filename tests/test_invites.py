@@ -93,6 +93,7 @@ def test_invalid_fragments_are_rejected(case: dict[str, str]) -> None:
         "ftp://relay.example/app/phone/#" + "x",
         "https://relay.example/app/other/#invite=a&relay=b",
         "https://relay.example/app/phone/?invite=a#invite=a&relay=b",
+        "https://[relay.example/app/phone/#invite=a&relay=b",  # found by bench/fuzz_parsers
     ],
 )
 def test_links_with_a_wrong_scheme_path_or_query_are_rejected(link: str) -> None:

@@ -126,8 +126,12 @@ class InviteLink:
 
     def url(self, relay_url: str) -> str:
         """The link: relay_url (http(s), no query or fragment) + /app/phone/#fragment."""
-        parts = urlsplit(relay_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(relay_url)
+            host = parts.hostname
+        except ValueError:
+            raise MalformedError(f"{relay_url!r} is not an http(s):// URL") from None
+        if parts.scheme not in ("http", "https") or not host:
             raise MalformedError(f"{relay_url!r} is not an http(s):// URL")
         if parts.query or parts.fragment or "#" in relay_url:
             raise MalformedError("the relay URL of an invite has no query or fragment")
@@ -164,8 +168,12 @@ class InviteLink:
     @classmethod
     def parse(cls, link: str) -> Self:
         """The invite in a whole link (its path must be /app/phone/)."""
-        parts = urlsplit(link)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(link)
+            host = parts.hostname
+        except ValueError:  # an unbalanced [ in the host, and the like
+            raise MalformedError("an invite link is an http(s):// URL") from None
+        if parts.scheme not in ("http", "https") or not host:
             raise MalformedError("an invite link is an http(s):// URL")
         if not parts.path.endswith(APP_PATH) or parts.query:
             raise MalformedError(f"an invite link's path ends with {APP_PATH}, with no query")
