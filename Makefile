@@ -40,7 +40,7 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m pip install --quiet atheris
 	for target in recording relay_messages receipts identity_file key_strings \
-		live_messages documents offers metadata; do \
+		live_messages documents offers metadata invite_links; do \
 		$(BIN)/python -m bench.fuzz_parsers $$target -max_total_time=60 || exit 1; \
 	done
 

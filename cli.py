@@ -36,6 +36,7 @@ from stream.terminal.options import (
 )
 from stream.terminal.params import (
     Assignment,
+    Duration,
     LocationSpec,
     MicrophoneSpec,
     PublicKeyType,
@@ -60,6 +61,7 @@ from vault.passphrase import existing_passphrase, new_passphrase
 from vault.paths import data_home
 from vault.report_text import format_report
 from vault.verify import Status
+from vault.wire.invite import DEFAULT_EXPIRY_S, MAX_EXPIRY_S, MIN_EXPIRY_S
 
 if TYPE_CHECKING:
     from relay_server.settings import Settings
@@ -1189,6 +1191,142 @@ def relay_token_revoke(settings: "Settings", device: DeviceKey, token_id: str) -
             "list its token ids with: testigo relay devices",
         )
     click.echo(f"withdrawn: token {token_id} of device {device.fingerprint}")
+
+
+def _invite_url(settings: "Settings", url: str | None) -> str:
+    """The relay URL of an invite link: --url, else the public_url setting; https://
+    (plain http:// only on this machine: the page needs a secure context anyway)."""
+    from stream.relay_http import crosses_the_network_in_clear
+
+    relay_url = url or settings.public_url
+    if not relay_url:
+        fail(
+            "no relay URL for the link",
+            "give --url https://RELAY (as phones reach it) or set public_url",
+            EXIT_USAGE,
+        )
+    if not relay_url.startswith(("https://", "http://")) or "#" in relay_url or "?" in relay_url:
+        fail(
+            f"{relay_url!r} is not an https:// URL", "for example https://relay.example", EXIT_USAGE
+        )
+    if crosses_the_network_in_clear(relay_url):
+        fail(
+            f"{relay_url} is plain http://: the page would cross the network unencrypted",
+            "use the relay's https:// URL",
+            EXIT_USAGE,
+        )
+    return relay_url
+
+
+@operator_command("invite")
+@click.option(
+    "--url", default=None, metavar="URL", help="The relay as phones reach it (default: public_url)."
+)
+@click.option(
+    "--expires",
+    "expires_s",
+    type=Duration(MIN_EXPIRY_S, MAX_EXPIRY_S),
+    default=f"{DEFAULT_EXPIRY_S // 3600}h",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the invite is good for (30m, 24h, 7d; at most 7d).",
+)
+@json_option
+def relay_invite(settings: "Settings", url: str | None, expires_s: int, as_json: bool) -> None:
+    """Make a one-time invite link (and its QR code) with which a phone enrolls itself.
+
+    The link holds a secret: send it only to the person whose phone it is, over a channel
+    you trust. It enrolls one device, once, before it expires.
+    """
+    import asyncio
+    import io
+
+    import segno
+
+    from relay_server.invites import invite_id_of
+    from relay_server.operator import create_invite
+
+    relay_url = _invite_url(settings, url)
+    invite = asyncio.run(create_invite(settings, relay_url, expires_s))
+    invite_id = invite_id_of(invite.record.invite)
+    expires = _started(invite.record.expires_ms)
+    if as_json:
+        echo_json(
+            {
+                "link": invite.link,
+                "invite_id": invite_id,
+                "expires": expires,
+                "relay": str(invite.relay_key),
+                "relay_fingerprint": invite.relay_key.fingerprint,
+            }
+        )
+    else:
+        code = io.StringIO()
+        segno.make(invite.link, error="m").terminal(out=code, compact=True)
+        click.echo(code.getvalue(), nl=False)
+        click.echo(invite.link)
+    click.echo(
+        f"invite {invite_id}: one device, once, until {expires}; relay key "
+        f"{invite.relay_key.fingerprint}. Keep the link secret; withdraw it with: "
+        f"testigo relay invite-revoke {invite_id}",
+        err=True,
+    )
+
+
+@operator_command("invites")
+@click.option("--all", "show_all", is_flag=True, help="Also used, expired and withdrawn ones.")
+@json_option
+def relay_invites(settings: "Settings", show_all: bool, as_json: bool) -> None:
+    """List the open invites (with --all: every invite, and its state)."""
+    import asyncio
+
+    from relay_server.invites import InviteState
+    from relay_server.operator import invites
+
+    found = [i for i in asyncio.run(invites(settings)) if show_all or i.state is InviteState.OPEN]
+    if as_json:
+        echo_json(
+            [
+                {
+                    "invite_id": i.invite_id,
+                    "state": i.state.value,
+                    "created": _started(i.record.created_ms),
+                    "expires": _started(i.record.expires_ms),
+                    "used_by": None if i.used_by is None else str(i.used_by),
+                }
+                for i in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("no open invite on this relay" if not show_all else "no invite", err=True)
+    for info in found:
+        used = f"  by {info.used_by.fingerprint}" if info.used_by is not None else ""
+        expires = _started(info.record.expires_ms)
+        click.echo(f"{info.invite_id}  {info.state.value}{used}  expires {expires}")
+
+
+@operator_command("invite-revoke")
+@click.argument("invite_id", metavar="INVITE_ID")
+def relay_invite_revoke(settings: "Settings", invite_id: str) -> None:
+    """Withdraw the invite INVITE_ID (testigo relay invites lists them): its link enrolls
+    nobody from now on."""
+    import asyncio
+
+    from relay_server.invites import InviteState
+    from relay_server.operator import withdraw_invite
+
+    before = asyncio.run(withdraw_invite(settings, invite_id))
+    if before.state in (InviteState.OPEN, InviteState.EXPIRED):
+        click.echo(f"withdrawn: invite {before.invite_id}")
+    elif before.state is InviteState.USED:
+        who = before.used_by.fingerprint if before.used_by is not None else "a device"
+        fail(
+            f"invite {before.invite_id} was already used, by {who}",
+            "to stop that device: testigo relay revoke DEVICE_KEY",
+        )
+    else:
+        click.echo(f"already withdrawn: invite {before.invite_id}")
 
 
 def _check_alert_target(kind: str, target: str) -> None:

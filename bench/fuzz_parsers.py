@@ -3,9 +3,10 @@
 Targets: the recording reader (header + chunks, as `testigo verify` reads a file), the
 relay's data-channel message parser and chunk reassembler, receipts, identity files,
 public key strings, the live messages, the HTTPS JSON documents (error body, header
-answer, recording list, ICE configuration), the relay's WebRTC offer check and metadata
-plaintexts. A target fails only on an exception that is not the parser's own
-clear error (MalformedError / RelayError / TestigoError).
+answer, recording list, ICE configuration, enrollment request and answer), invite links,
+the relay's WebRTC offer check and metadata plaintexts. A target fails only on an
+exception that is not the parser's own clear error (MalformedError / RelayError /
+TestigoError).
 
     make fuzz                      # every target, 60 s each
     python -m bench.fuzz_parsers recording -atheris_runs=100000
@@ -28,8 +29,15 @@ with atheris.instrument_imports():
     from vault.keys import DeviceKey, RecipientKey
     from vault.verify import parse_metadata
     from vault.wire.datachannel import ChunkFrame, Reassembler, parse_message
-    from vault.wire.documents import HeaderAccepted, IceConfig, RecordingList
+    from vault.wire.documents import (
+        EnrollAnswer,
+        EnrollRequest,
+        HeaderAccepted,
+        IceConfig,
+        RecordingList,
+    )
     from vault.wire.errors import ErrorBody, RelayError
+    from vault.wire.invite import InviteLink
     from vault.wire.live import parse_live_message
     from vault.wire.receipts_file import parse_receipts_file, read_receipts_file
 
@@ -63,7 +71,14 @@ def live_messages(data: bytes) -> None:
 
 
 def documents(data: bytes) -> None:
-    for document in (ErrorBody, HeaderAccepted, RecordingList, IceConfig):
+    for document in (
+        ErrorBody,
+        HeaderAccepted,
+        RecordingList,
+        IceConfig,
+        EnrollRequest,
+        EnrollAnswer,
+    ):
         with contextlib.suppress(TestigoError):
             document.parse(data)
 
@@ -78,6 +93,14 @@ def offers(data: bytes) -> None:
 def metadata(data: bytes) -> None:
     with contextlib.suppress(TestigoError):
         parse_metadata(data)
+
+
+def invite_links(data: bytes) -> None:
+    text = data.decode("utf-8", errors="replace")
+    with contextlib.suppress(TestigoError):
+        InviteLink.parse_fragment(text)
+    with contextlib.suppress(TestigoError):
+        InviteLink.parse(text)
 
 
 def identity_file(data: bytes) -> None:
@@ -102,6 +125,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "documents": documents,
     "offers": offers,
     "metadata": metadata,
+    "invite_links": invite_links,
 }
 
 
@@ -148,6 +172,9 @@ def seeds(name: str) -> list[bytes]:
             b"a=candidate:1 1 udp 2130706431 8.8.8.8 5000 typ host\r\n"
         ],
         "metadata": [b'{"type": "location", "lat": 1.5, "lon": 2, "deep": [[{}]]}'],
+        "invite_links": [
+            InviteLink(bytes(range(32)), relay.public).url("https://relay.example").encode()
+        ],
     }[name]
 
 

@@ -18,6 +18,7 @@ from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
 from relay_server.ice_logins import DeviceProofs, IceLogins
 from relay_server.ingest import Ingest
+from relay_server.invites import FailureLimit, Invites
 from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
@@ -25,9 +26,11 @@ from relay_server.state import (
     ALERTS,
     CONNECTIONS,
     DEVICE_PROOFS,
+    ENROLL_FAILURES,
     ENROLLMENT,
     ICE,
     INGEST,
+    INVITES,
     LIVE,
     LIVE_SOCKETS,
     METRICS,
@@ -72,6 +75,7 @@ def create_app(
     app[RELAY] = identity
     app[ICE] = IceLogins.from_settings(settings)
     app[LIVE_SOCKETS] = LiveSockets()
+    app[ENROLL_FAILURES] = FailureLimit()
     app[CONNECTIONS] = ConnectionGuard(
         max_connections=settings.max_connections,
         max_per_address=settings.max_connections_per_address,
@@ -94,6 +98,7 @@ def create_app(
         )
         app[STORAGE] = backend
         app[ENROLLMENT] = enrollment
+        app[INVITES] = Invites(backend, enrollment)
         app[LIVE] = hub
         app[ALERTS] = alerts
         app[INGEST] = ingest

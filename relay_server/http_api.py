@@ -1,7 +1,7 @@
-"""HTTP routes: signaling, the HTTPS fallback ingest, reading, live viewing, metrics and
-health.
+"""HTTP routes: signaling, the HTTPS fallback ingest, reading, live viewing,
+self-enrollment with an invite, metrics and health.
 
-docs/PROTOCOL.md sections 3.1, 4, 6, 10 and 12.
+docs/PROTOCOL.md sections 3.1, 4, 6, 10, 12 and 15.
 """
 
 import asyncio
@@ -17,14 +17,17 @@ from aiohttp import web
 from relay_server.enrollment import parse_token, token_hash
 from relay_server.errors import StorageError
 from relay_server.ingest import storage_failure
+from relay_server.invites import invite_id_of
 from relay_server.live import HubFull, LiveHub, Viewer
 from relay_server.logs import log_event
 from relay_server.state import (
     CONNECTIONS,
     DEVICE_PROOFS,
+    ENROLL_FAILURES,
     ENROLLMENT,
     ICE,
     INGEST,
+    INVITES,
     LIVE,
     LIVE_SOCKETS,
     METRICS,
@@ -40,7 +43,13 @@ from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
 from vault.receipts import Receipt, sign_revocation
 from vault.wire import routes
-from vault.wire.documents import HeaderAccepted, RecordingEntry, RecordingList
+from vault.wire.documents import (
+    MAX_ENROLL_BYTES,
+    EnrollRequest,
+    HeaderAccepted,
+    RecordingEntry,
+    RecordingList,
+)
 from vault.wire.errors import ErrorBody, ErrorCode, RelayError
 from vault.wire.receipts_file import RECEIPTS_FILE_MAGIC
 
@@ -166,6 +175,44 @@ async def post_chunk(request: web.Request) -> web.Response:
         body=stored.receipt,
         content_type=routes.RECEIPT_TYPE,
         headers={"Testigo-Duplicate": "1" if stored.duplicate else "0"},
+    )
+
+
+# -- self-enrollment with an invite --
+
+_COUNTED_FAILURES = frozenset({ErrorCode.MALFORMED, ErrorCode.TOO_LARGE, ErrorCode.INVITE_UNUSABLE})
+
+
+async def post_enroll(request: web.Request) -> web.Response:
+    """POST /v1/enroll (§15): a phone enrolls its device key with an invite. Every
+    refusal of a well-formed request is invite_unusable; failures are limited per
+    client address (kept in memory only, never logged)."""
+    failures = request.app[ENROLL_FAILURES]
+    address = request.remote or ""
+    if not failures.allows(address):
+        request.app[METRICS].reject(ErrorCode.RATE_LIMITED.wire_name)
+        raise RelayError(ErrorCode.RATE_LIMITED, "too many failed enrollments; try again later")
+    try:
+        data = await read_body(request, MAX_ENROLL_BYTES)
+        try:
+            enroll = EnrollRequest.parse(data)
+        except MalformedError as error:
+            raise RelayError(ErrorCode.MALFORMED, str(error)) from None
+        answer = await request.app[INVITES].enroll(enroll, request.app[RELAY])
+    except RelayError as error:
+        if error.code in _COUNTED_FAILURES:
+            failures.failed(address)
+            request.app[METRICS].reject(error.code.wire_name)
+            log_event(logging.INFO, "enroll.refused", error=error.code.wire_name)
+        raise
+    log_event(
+        logging.INFO,
+        "enroll.device",
+        device=enroll.device.fingerprint,
+        invite=invite_id_of(enroll.invite),
+    )
+    return web.Response(
+        body=bytes(answer), content_type="application/json", headers={"Cache-Control": "no-store"}
     )
 
 
@@ -379,6 +426,7 @@ def route_table() -> list[web.RouteDef]:
         web.get(routes.WEBRTC_CONFIG.template, webrtc_config),
         web.post(routes.WEBRTC_OFFER.template, webrtc_offer),
         web.post(routes.HEADERS.template, post_header),
+        web.post(routes.ENROLL.template, post_enroll),
         web.post(routes.CHUNKS.template, post_chunk),
         web.get(routes.RECORDINGS.template, list_recordings),
         web.get(routes.ARCHIVE.template, download_archive),

@@ -7,6 +7,7 @@ from relay_server.connections import ConnectionGuard
 from relay_server.enrollment import Enrollment
 from relay_server.ice_logins import DeviceProofs, IceLogins
 from relay_server.ingest import Ingest
+from relay_server.invites import FailureLimit, Invites
 from relay_server.live import LiveHub, LiveSockets
 from relay_server.metrics import Metrics
 from relay_server.settings import Settings
@@ -27,3 +28,5 @@ ALERTS = web.AppKey("alerts", Alerts)
 CONNECTIONS = web.AppKey("connections", ConnectionGuard)
 ICE = web.AppKey("ice", IceLogins)
 DEVICE_PROOFS = web.AppKey("device_proofs", DeviceProofs)
+INVITES = web.AppKey("invites", Invites)
+ENROLL_FAILURES = web.AppKey("enroll_failures", FailureLimit)

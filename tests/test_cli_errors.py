@@ -412,3 +412,52 @@ def test_a_bad_alert_target_is_a_usage_error(
         )
         assert_refused(result, 2, words, "hooks.example")
     assert not (tmp_path / "storage").exists()  # refused before touching the storage
+
+
+def test_relay_invite_prints_a_link_and_its_qr_code(tmp_path: Path) -> None:
+    from vault.wire.invite import InviteLink
+
+    relay_text = key_file(tmp_path / "relay.key", Role.RELAY)
+    common = ["--storage", str(tmp_path / "storage"), "--relay-key", str(tmp_path / "relay.key")]
+    result = cli_run("relay", "invite", "--url", "https://relay.example", *common)
+    assert result.exit_code == 0, result.output
+    *qr_lines, link = result.stdout.splitlines()
+    assert len(qr_lines) > 10
+    assert all(set(line) <= set(" █▀▄") for line in qr_lines)
+    invite = InviteLink.parse(link)
+    assert link.startswith("https://relay.example/app/phone/#invite=")
+    assert str(invite.relay_key) == relay_text
+    assert b64url_text(invite.secret) not in result.stderr  # said once, on stdout
+    invite_id = result.stderr.split("invite ", 1)[1].split(":", 1)[0]
+    listed = cli_run("relay", "invites", "--json", *common)
+    assert [i["invite_id"] for i in json.loads(listed.stdout)] == [invite_id]
+    assert cli_run("relay", "invite-revoke", invite_id, *common).exit_code == 0
+    assert json.loads(cli_run("relay", "invites", "--json", *common).stdout) == []
+    states = json.loads(cli_run("relay", "invites", "--all", "--json", *common).stdout)
+    assert [i["state"] for i in states] == ["withdrawn"]
+    assert_refused(cli_run("relay", "invite-revoke", "ffffffff", *common), 1, "no invite")
+
+
+def b64url_text(data: bytes) -> str:
+    from vault.wire.invite import b64url
+
+    return b64url(data)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("--url", "https://relay.example", "--expires", "8d"), "outside"),
+        (("--url", "https://relay.example", "--expires", "10"), "not a duration"),
+        (("--url", "http://relay.example"), "plain http://"),
+        ((), "no relay URL"),
+    ],
+)
+def test_relay_invite_refuses_bad_options(
+    tmp_path: Path, arguments: tuple[str, ...], words: str
+) -> None:
+    key_file(tmp_path / "relay.key", Role.RELAY)
+    common = ["--storage", str(tmp_path / "storage"), "--relay-key", str(tmp_path / "relay.key")]
+    result = cli_run("relay", "invite", *arguments, *common)
+    assert_refused(result, 2, words)
+    assert not (tmp_path / "storage" / "invites").exists()

@@ -180,7 +180,7 @@ def test_routes_join_any_relay_url() -> None:
 
 def test_every_route_is_versioned_or_operational() -> None:
     every = [value for value in vars(routes).values() if isinstance(value, routes.Route)]
-    assert len(every) == 11
+    assert len(every) == 12
     assert all(r.template.startswith(("/v1/", "/metrics", "/healthz", "/app/")) for r in every)
     assert routes.APP.path(path="phone/") == "/app/phone/"  # the browser app, not the API
 

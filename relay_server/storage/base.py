@@ -1,9 +1,10 @@
 """The `Storage` protocol of the relay, and the object layout shared by its backends.
 
 Objects are never overwritten (docs/PROTOCOL.md §7) except the small per-device
-enrollment record. Backends implement four blocking primitives on string keys
-(`BlobStorage`); the named, typed methods of `Storage` are built on them here, and every
-blocking call runs on the storage's own thread pool.
+enrollment record (an invite's record and its closing mark are written once too).
+Backends implement four blocking primitives on string keys (`BlobStorage`); the named,
+typed methods of `Storage` are built on them here, and every blocking call runs on the
+storage's own thread pool.
 """
 
 import asyncio
@@ -75,6 +76,19 @@ class Storage(Protocol):
 
     async def read_devices_changed(self) -> bytes | None: ...
 
+    async def put_invite(self, invite: bytes, data: bytes) -> PutResult: ...
+
+    async def read_invite(self, invite: bytes) -> bytes | None: ...
+
+    async def close_invite(self, invite: bytes, data: bytes) -> PutResult:
+        """Write the invite's one closing mark (used by a device, or withdrawn): the
+        write that succeeds first is the only one that ever will (PROTOCOL.md §15)."""
+        ...
+
+    async def read_invite_closing(self, invite: bytes) -> bytes | None: ...
+
+    async def list_invites(self) -> list[bytes]: ...
+
     async def check(self) -> None:
         """Write, read back and compare a small object: StorageError if storage cannot
         keep what the relay will acknowledge (checked before the relay says it listens)."""
@@ -85,6 +99,12 @@ class Storage(Protocol):
 
 def recording_prefix(device: bytes, recording_id: bytes) -> str:
     return f"recordings/{device.hex()}/{recording_id.hex()}/"
+
+
+def invite_prefix(invite: bytes) -> str:
+    """Where an invite's record and closing mark are kept (its public key, never its
+    secret)."""
+    return f"invites/{invite.hex()}/"
 
 
 def index_name(index: int) -> str:
@@ -98,6 +118,8 @@ def describe_key(key: str) -> str:
         return "/".join(["recording " + parts[2], *parts[3:]])
     if parts[0] == "devices":
         return "device record"
+    if parts[0] == "invites":
+        return "invite record"
     return key
 
 
@@ -212,6 +234,22 @@ class BlobStorage(ABC):
 
     async def read_devices_changed(self) -> bytes | None:
         return await self._read(DEVICES_CHANGED_KEY)
+
+    async def put_invite(self, invite: bytes, data: bytes) -> PutResult:
+        return await self._put_once(invite_prefix(invite) + "invite", data)
+
+    async def read_invite(self, invite: bytes) -> bytes | None:
+        return await self._read(invite_prefix(invite) + "invite")
+
+    async def close_invite(self, invite: bytes, data: bytes) -> PutResult:
+        return await self._put_once(invite_prefix(invite) + "closed", data)
+
+    async def read_invite_closing(self, invite: bytes) -> bytes | None:
+        return await self._read(invite_prefix(invite) + "closed")
+
+    async def list_invites(self) -> list[bytes]:
+        names = await self._run(self._children, "invites/")
+        return [bytes.fromhex(n) for n in names if re.fullmatch(r"[0-9a-f]{64}", n)]
 
     async def check(self) -> None:
         probe = secrets.token_bytes(16)

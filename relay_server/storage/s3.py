@@ -22,6 +22,8 @@ from relay_server.storage.base import BlobStorage, PutResult, describe_key
 
 _CONFLICT_RETRIES = 5
 IMMUTABLE_PREFIX = "recordings/"  # evidence: written once; device records are replaced
+# Read as their oldest version too: an invite's closing mark decides who used it.
+WRITE_ONCE_PREFIXES = (IMMUTABLE_PREFIX, "invites/")
 # The start-up check's fixed object (written once, at the first start) and the key its
 # write test never completes. Not base.PROBE_KEY: relays before this one rewrote that key
 # with random bytes at every start.
@@ -128,7 +130,7 @@ class S3Storage(BlobStorage):
 
     def _get(self, key: str) -> bytes | None:
         version: dict[str, str] = {}
-        if key.startswith(IMMUTABLE_PREFIX) and self._is_versioned():
+        if key.startswith(WRITE_ONCE_PREFIXES) and self._is_versioned():
             versions = self._versions(key)
             if not versions:
                 return None

@@ -74,6 +74,20 @@ class LocalRelay:
     def enroll(self, device: DeviceKey) -> None:
         self._run("enroll", str(device))
 
+    def invite(self, *arguments: str) -> dict[str, str]:
+        """`testigo relay invite --json` for this relay (started: its URL is in the link)."""
+        import json
+
+        output = self._run(
+            "invite", "--json", "--url", self.url, "--relay-key", str(self.key_path), *arguments
+        )
+        document: dict[str, str] = json.loads(output)
+        return document
+
+    def operate(self, *arguments: str) -> str:
+        """Any operator command (`testigo relay ARGUMENTS…`) on this relay's storage."""
+        return self._run(*arguments)
+
     def token(self, device: DeviceKey) -> str:
         return self._run("token", str(device)).splitlines()[-1]
 

@@ -180,3 +180,36 @@ class SourceSpec(click.ParamType[str, object]):
                 param,
             )
         return text
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Duration(click.ParamType[int, object]):
+    """A duration as a number and a unit (90s, 30m, 24h, 7d), in seconds, within
+    [minimum, maximum]."""
+
+    name = "duration"
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        number, unit = text[:-1], text[-1:]
+        if unit not in _DURATION_UNITS or not number.isascii() or not number.isdigit():
+            raise BadValue(f"{text!r} is not a duration", "for example 30m, 24h or 7d", ctx, param)
+        seconds = int(number) * _DURATION_UNITS[unit]
+        if not self.minimum <= seconds <= self.maximum:
+            raise BadValue(
+                f"{text!r} is outside {self.minimum} s to {self.maximum // 86400} days",
+                "for example 30m, 24h or 7d",
+                ctx,
+                param,
+            )
+        return seconds

@@ -1,4 +1,4 @@
-"""The JSON documents of the HTTPS API (docs/PROTOCOL.md §4, §6): encoded by the relay,
+"""The JSON documents of the HTTPS API (docs/PROTOCOL.md §4, §6, §15): encoded by the relay,
 parsed by the clients, with the same field names at both ends.
 
 `parse` raises `MalformedError` for anything that is not the document (another server's
@@ -9,7 +9,19 @@ import json
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
+from vault import _primitives as p
 from vault.errors import MalformedError
+from vault.identity import DeviceIdentity, RelayIdentity
+from vault.keys import DeviceKey, RelayKey
+from vault.wire.invite import (
+    InviteLink,
+    b64url,
+    b64url_decode,
+    enroll_device_message,
+    enroll_message,
+    enrolled_message,
+    verify_invite_signature,
+)
 
 JSONObject = dict[str, object]
 T = TypeVar("T")
@@ -167,3 +179,131 @@ class IceConfig:
                 raise MalformedError("the relay's ICE configuration holds an invalid login")
             servers.append(IceServer(tuple(urls), username, credential))
         return cls(tuple(servers))
+
+
+MAX_ENROLL_BYTES = 512  # the request is about 350 bytes, the answer about 110
+ENROLL_FIELDS = ("invite", "device", "signature", "device_signature")
+
+
+def _strict_object(data: bytes, what: str, names: tuple[str, ...]) -> dict[str, str]:
+    """A JSON object of exactly these string fields, each once (duplicates refused)."""
+    if len(data) > MAX_ENROLL_BYTES:
+        raise MalformedError(f"the {what} is above {MAX_ENROLL_BYTES} bytes")
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        fields: dict[str, object] = {}
+        for name, value in items:
+            if name in fields:
+                raise MalformedError(f"the {what} holds {name!r} twice")
+            fields[name] = value
+        return fields
+
+    try:
+        value = json.loads(data, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        raise MalformedError(f"the {what} is not JSON") from None
+    if not isinstance(value, dict) or set(value) != set(names):
+        raise MalformedError(f"the {what} is a JSON object of exactly {', '.join(names)}")
+    if not all(isinstance(value[n], str) for n in names):
+        raise MalformedError(f"every field of the {what} is a string")
+    return {n: str(value[n]) for n in names}
+
+
+@dataclass(frozen=True)
+class EnrollRequest:
+    """The body of POST /v1/enroll (PROTOCOL.md §15): an invite's holder asks this relay
+    to enroll a device. `signature` is the invite key's over the relay and the device,
+    `device_signature` the device key's over the relay and the invite."""
+
+    invite: bytes
+    device: DeviceKey
+    signature: bytes
+    device_signature: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.invite) != p.KEY_SIZE:
+            raise ValueError("an invite id is 32 bytes")
+        if len(self.signature) != p.SIGNATURE_SIZE or len(self.device_signature) != (
+            p.SIGNATURE_SIZE
+        ):
+            raise ValueError("a signature is 64 bytes")
+
+    @classmethod
+    def sign(cls, link: InviteLink, identity: DeviceIdentity) -> Self:
+        """The request that enrolls identity's key with link's invite at its relay."""
+        key = link.key
+        device = identity.public
+        return cls(
+            key.public,
+            device,
+            key.sign(enroll_message(link.relay_key, device)),
+            identity.sign(enroll_device_message(link.relay_key, key.public)),
+        )
+
+    def verify(self, relay_key: RelayKey) -> bool:
+        """Both signatures, for this relay: the invite key's, then the device key's."""
+        invite_ok = verify_invite_signature(
+            self.invite, enroll_message(relay_key, self.device), self.signature
+        )
+        device_ok = self.device.verify(
+            enroll_device_message(relay_key, self.invite), self.device_signature
+        )
+        return invite_ok and device_ok
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "invite": b64url(self.invite),
+            "device": str(self.device),
+            "signature": b64url(self.signature),
+            "device_signature": b64url(self.device_signature),
+        }
+
+    def __bytes__(self) -> bytes:
+        return json.dumps(self.to_json()).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        what = "enrollment request"
+        fields = _strict_object(data, what, ENROLL_FIELDS)
+        device_text = fields["device"]
+        device = DeviceKey.parse(device_text)
+        if str(device) != device_text:
+            raise MalformedError("the enrollment request's device key is not canonical")
+        return cls(
+            b64url_decode(fields["invite"], p.KEY_SIZE, "the invite id"),
+            device,
+            b64url_decode(fields["signature"], p.SIGNATURE_SIZE, "the invite signature"),
+            b64url_decode(fields["device_signature"], p.SIGNATURE_SIZE, "the device signature"),
+        )
+
+
+@dataclass(frozen=True)
+class EnrollAnswer:
+    """The relay's answer to a successful POST /v1/enroll: its signature over the device
+    and the invite, which the page checks with the relay key it pinned from the link."""
+
+    relay_signature: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.relay_signature) != p.SIGNATURE_SIZE:
+            raise ValueError("a signature is 64 bytes")
+
+    @classmethod
+    def sign(cls, relay: RelayIdentity, device: DeviceKey, invite: bytes) -> Self:
+        return cls(relay.sign(enrolled_message(device, invite)))
+
+    def verify(self, relay_key: RelayKey, device: DeviceKey, invite: bytes) -> bool:
+        return relay_key.verify(enrolled_message(device, invite), self.relay_signature)
+
+    def to_json(self) -> dict[str, str]:
+        return {"relay_signature": b64url(self.relay_signature)}
+
+    def __bytes__(self) -> bytes:
+        return json.dumps(self.to_json()).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        fields = _strict_object(data, "relay's enrollment answer", ("relay_signature",))
+        return cls(
+            b64url_decode(fields["relay_signature"], p.SIGNATURE_SIZE, "the relay signature")
+        )

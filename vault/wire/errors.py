@@ -32,6 +32,7 @@ class ErrorCode(IntEnum):
     UNAUTHORIZED = 14
     NOT_FOUND = 15
     OVERLOADED = 16
+    INVITE_UNUSABLE = 17
 
     @property
     def wire_name(self) -> str:
@@ -72,6 +73,7 @@ _HTTP_STATUS = {
     ErrorCode.UNAUTHORIZED: 401,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.OVERLOADED: 503,
+    ErrorCode.INVITE_UNUSABLE: 403,
 }
 
 _FATAL = frozenset(

@@ -1,4 +1,4 @@
-"""The relay's HTTP routes (docs/PROTOCOL.md §3.1, §4, §6, §10, §12), spelled once.
+"""The relay's HTTP routes (docs/PROTOCOL.md §3.1, §4, §6, §10, §12, §15), spelled once.
 
 The relay registers `Route.template`s with aiohttp; clients build URLs with `Route.url`.
 Path parameters are `{device}` (a `tg-device-…` key string) and `{recording_id}` (32
@@ -25,6 +25,7 @@ class Route:
 WEBRTC_CONFIG: Final = Route("/v1/webrtc/config")
 WEBRTC_OFFER: Final = Route("/v1/webrtc/offer")
 HEADERS: Final = Route("/v1/headers")
+ENROLL: Final = Route("/v1/enroll")  # self-enrollment with an invite (§15)
 CHUNKS: Final = Route("/v1/recordings/{device}/{recording_id}/chunks")
 RECORDINGS: Final = Route("/v1/devices/{device}/recordings")
 ARCHIVE: Final = Route("/v1/devices/{device}/recordings/{recording_id}/archive")
