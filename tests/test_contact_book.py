@@ -18,7 +18,8 @@ from vault.identity import KdfLimits, Role
 from vault.keys import RecipientKey
 
 FAST = KdfLimits(opslimit=1, memlimit=8 * 1024 * 1024)  # the format's minimum: quick tests
-NAMES = ("Anabel Quintero", "Licenciada Núñez")  # words long enough not to occur in base64 by chance
+# every word long enough not to occur by chance in base64
+NAMES = ("Anabel Quintero", "Licenciada Núñez")
 
 
 def passphrase() -> str:

@@ -6,6 +6,7 @@ over the relay's WebRTC data channel or HTTPS. What reached the relay is then fe
 verified and decrypted with the `testigo` commands a lawyer runs.
 """
 
+import base64
 import json
 import os
 import signal
@@ -101,7 +102,7 @@ def record(page: "Page", chunks: int) -> str:
     page.click("#record")
     page.locator("#status[data-recording]").wait_for()
     page.wait_for_function(
-        f"Number(document.getElementById('status').dataset.receipted) >= {chunks}",
+        f"() => Number(document.getElementById('status').dataset.receipted) >= {chunks}",
         timeout=60_000,
     )
     return str(page.get_attribute("#status", "data-recording"))
@@ -111,7 +112,7 @@ def stop_and_drain(page: "Page") -> None:
     page.click("#record")
     page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
     page.wait_for_function(
-        "document.getElementById('status').dataset.pending === '0'", timeout=60_000
+        "() => document.getElementById('status').dataset.pending === '0'", timeout=60_000
     )
 
 
@@ -165,8 +166,39 @@ def test_a_link_naming_another_relay_key_sets_nothing_up(setup: Setup) -> None:
         page.goto(forged)
         failed = page.locator("#setup-message[data-failed]")
         failed.wait_for()
+        # the page signed for the key in the link, which is not this relay's: refused
+        assert failed.get_attribute("data-failed") == "invite_unusable"
+        assert "ya no sirve" in (failed.text_content() or "")  # in the person's language
+        assert page.locator("#recorder").is_hidden()
+
+
+def test_an_answer_not_signed_by_the_linked_relay_sets_nothing_up(setup: Setup) -> None:
+    link = setup.invite()
+    impostor = base64.urlsafe_b64encode(os.urandom(64)).rstrip(b"=").decode()
+    with chromium_page(setup.workdir / "profile") as page:
+        # what a relay that does not hold the linked key would answer: 200, its own word
+        page.route(
+            "**/v1/enroll",
+            lambda route: route.fulfill(
+                status=200, content_type="application/json",
+                body=json.dumps({"relay_signature": impostor}),
+            ),
+        )  # fmt: skip
+        page.goto(link)
+        failed = page.locator("#setup-message[data-failed]")
+        failed.wait_for()
         assert failed.get_attribute("data-failed") == "relay_mismatch"
-        assert "no demostró" in (failed.text_content() or "")  # said in the person's language
+        assert page.locator("#recorder").is_hidden()
+        pinned = page.evaluate(PINNED_RELAY)
+    assert pinned is None
+
+
+PINNED_RELAY = """
+async () => {
+  const { Spool } = await import("/app/phone/spool.js");
+  return (await (await Spool.open()).getConfig("relay")) ?? null;
+}
+"""
 
 
 def test_a_broken_link_says_so(setup: Setup) -> None:
@@ -215,7 +247,7 @@ def test_recorded_offline_uploads_when_the_page_is_opened_online(setup: Setup) -
         page.goto(setup.relay.url + "/app/phone/")
         page.locator("body[data-ready=true]").wait_for()
         page.wait_for_function(
-            "document.getElementById('status').dataset.pending === '0'", timeout=60_000
+            "() => document.getElementById('status').dataset.pending === '0'", timeout=60_000
         )
     setup.fetch(device, "later.tgr")
     code, report = setup.verify("later.tgr")
@@ -244,4 +276,3 @@ def chromium_pids(profile: Path) -> list[int]:
         if str(profile).encode() in command and b"chromium" in command:
             found.append(int(entry.name))
     return found
-
