@@ -28,6 +28,7 @@ lint: $(STAMP) $(NODE_STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(WEB)/node_modules/.bin/tsc -p $(WEB)
+	$(WEB)/node_modules/.bin/tsc -p $(WEB)/tsconfig.sw.json
 	$(BIN)/python -m relay_server.web_vendor check
 
 test: lint

@@ -12,6 +12,7 @@ libsodium.js needs for its embedded WebAssembly; no inline script, no other orig
 
 import base64
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,9 @@ CONTENT_TYPES: Final = {
     ".png": "image/png",
     ".md": "text/markdown; charset=utf-8",
 }
+SERVICE_WORKER: Final = "sw.js"  # at the app's root, so that its scope is /app/
+RELEASE_DOCUMENT: Final = "release.json"
+RELEASE_PLACEHOLDER: Final = b"__TESTIGO_RELEASE__"
 _IMPORT_MAP = re.compile(rb'<script type="importmap">(.*?)</script>', re.DOTALL)
 
 PERMISSIONS_POLICY: Final = (
@@ -76,6 +80,21 @@ def import_map_hashes(html: bytes) -> list[str]:
     ]
 
 
+def release_listing(files: dict[str, "WebFile"]) -> tuple[str, bytes]:
+    """The release id and the document that lists every file of it with its sha256.
+
+    The id is the sha256 of the listing, so it names exactly these bytes: the service
+    worker checks every file it installs against it, and the page shows it when an
+    update waits to be accepted (THREAT_MODEL.md, the browser).
+    """
+    listing = {
+        "/app/" + name: hashlib.sha256(f.body).hexdigest() for name, f in sorted(files.items())
+    }
+    canonical = json.dumps(listing, sort_keys=True, separators=(",", ":")).encode()
+    release = hashlib.sha256(canonical).hexdigest()
+    return release, json.dumps({"release": release, "files": listing}, sort_keys=True).encode()
+
+
 class WebApp:
     """The app's files, read once, and the answers that serve them."""
 
@@ -97,6 +116,15 @@ class WebApp:
                 if path.suffix == ".html":
                     hashes.update(import_map_hashes(body))
         self.content_security_policy = _csp(sorted(hashes))
+        self.release, listing = release_listing(self.files)
+        self.files[RELEASE_DOCUMENT] = WebFile(
+            listing, CONTENT_TYPES[".json"], f'"{self.release[:32]}"'
+        )
+        worker = (
+            (root / SERVICE_WORKER).read_bytes().replace(RELEASE_PLACEHOLDER, self.release.encode())
+        )
+        etag = '"' + hashlib.sha256(worker).hexdigest()[:32] + '"'
+        self.files[SERVICE_WORKER] = WebFile(worker, CONTENT_TYPES[".js"], etag)
 
     def headers(self, content_type: str, etag: str) -> dict[str, str]:
         return {
@@ -119,6 +147,8 @@ class WebApp:
         if found is None:
             raise web.HTTPNotFound(text="no such page\n")
         headers = self.headers(found.content_type, found.etag)
+        if name in (SERVICE_WORKER, RELEASE_DOCUMENT):
+            headers["Cache-Control"] = "no-store"  # asked fresh, to learn of an update
         if request.headers.get("If-None-Match") == found.etag:
             return web.Response(status=304, headers=headers)
         return web.Response(body=found.body, headers=headers)

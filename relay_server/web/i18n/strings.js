@@ -65,6 +65,8 @@ export const STRINGS = Object.freeze({
     "problem.out_of_reach": "The relay is out of reach; trying again.",
     "rights.open": "Know your rights",
     "rights.close": "Close",
+    "update.available": "A new version of this app is ready. Check its code with the person who runs your relay before you install it:",
+    "update.install": "Install the new version",
   }),
   es: Object.freeze({
     "app.title": "Testigo",
@@ -127,6 +129,8 @@ export const STRINGS = Object.freeze({
     "problem.out_of_reach": "No se puede llegar al relé; se vuelve a intentar.",
     "rights.open": "Conoce tus derechos",
     "rights.close": "Cerrar",
+    "update.available": "Hay una versión nueva de esta aplicación. Confirma su código con quien administra tu relé antes de instalarla:",
+    "update.install": "Instalar la versión nueva",
   }),
 });
 

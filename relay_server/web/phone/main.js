@@ -7,6 +7,7 @@ import * as sodium from "../lib/sodium.js";
 import { deviceSigner, newDeviceKey } from "../lib/device_key.js";
 import { pageLanguage, saveLanguage, translatePage, translator } from "../i18n/strings.js";
 import { REQUIRED, detect } from "./capabilities.js";
+import { keepInstalledApp, shortRelease } from "./app_update.js";
 import { ContactBook, ContactRefused } from "./contact_book.js";
 import { SetupFailed, enrollWithInvite } from "./invite.js";
 import { Recorder, openCamera } from "./recorder.js";
@@ -282,6 +283,13 @@ async function main() {
   };
   byId("rights-open").onclick = () => void showRights();
   void showCapabilities();
+  void keepInstalledApp((release, accept) => {
+    byId("update-release").textContent = shortRelease(release);
+    byId("update").hidden = false;
+    byId("update-install").onclick = () => void accept();
+  }).then((release) => {
+    if (release !== null) document.body.dataset["release"] = release;
+  });
   await sodium.ready();
   const spool = await Spool.open();
   void navigator.storage?.persist?.();
