@@ -7,10 +7,12 @@ verified and decrypted with the `testigo` commands a lawyer runs.
 """
 
 import base64
+import dataclasses
 import json
 import os
 import signal
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,13 +20,22 @@ from typing import TYPE_CHECKING
 import av
 import pytest
 
+from stream.demo.browser_phone import (
+    receipted,
+    set_up_phone,
+    start_recording,
+    stop_and_drain,
+    wait_for_receipts,
+)
 from stream.demo.local_relay import LocalRelay
-from tests.browser import chromium_or_skip, chromium_page
+from tests.browser import chromium_or_skip, chromium_page, chromium_pids
 from tests.cli_run import run_testigo
+from vault.identity import RelayIdentity, no_passphrase
 from vault.keys import DeviceKey, RecipientKey
+from vault.receipts import Receipt
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
 RECORD_CHUNKS = 10  # init + 9 one-second fragments: about 10 s of evidence
 
@@ -36,12 +47,7 @@ class Setup:
     contact: RecipientKey
 
     def invite(self) -> str:
-        result = run_testigo(
-            "relay", "invite", "--url", self.relay.url, "--storage", str(self.relay.storage),
-            "--relay-key", str(self.relay.key_path), "--json", cwd=self.workdir,
-        )  # fmt: skip
-        assert result.code == 0, result.err
-        return str(json.loads(result.out)["link"])
+        return self.relay.invite()["link"]
 
     def fetch(self, device: str, name: str) -> Path:
         token = self.relay.token(DeviceKey.parse(device))
@@ -60,60 +66,41 @@ class Setup:
         return result.code, json.loads(result.out)
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Iterator[Setup]:
+@contextmanager
+def relay_and_contact(tmp_path: Path, *settings: str) -> Iterator[Setup]:
     chromium_or_skip()
     made = run_testigo(
         "keygen", "--role", "contact", "-o", "contact.key", "--no-passphrase", cwd=tmp_path
     )
     assert made.code == 0, made.err
     contact = RecipientKey.parse(json.loads((tmp_path / "contact.key").read_text())["public"])
-    with LocalRelay(tmp_path / "relay") as relay:
+    with LocalRelay(tmp_path / "relay", settings=settings) as relay:
         yield Setup(relay, tmp_path, contact)
 
 
-def set_up_phone(page: "Page", link: str, contact: RecipientKey) -> str:
-    """Open the invite link, add the contact; returns the phone's device key."""
-    page.goto(link)
-    page.locator("body[data-ready=true]").wait_for()
-    assert "#" not in page.url  # the secret left the address bar and the history
-    page.fill("#contact-name", "Ana")
-    page.fill("#contact-key", str(contact))
-    page.click("#add-contact button[type=submit]")
-    added = page.locator("#contact-message[data-added]")
-    added.wait_for()
-    assert contact.fingerprint in (added.text_content() or "")
-    device = page.evaluate(DEVICE_KEY)
-    return str(device)
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    with relay_and_contact(tmp_path) as made:
+        yield made
 
 
-DEVICE_KEY = """
-async () => {
-  const { Spool } = await import("/app/phone/spool.js");
-  const { PublicKey, KINDS } = await import("/app/lib/keys.js");
-  const spool = await Spool.open();
-  const stored = await spool.getConfig("device");
-  return new PublicKey(KINDS.device, stored.publicKey).toString();
-}
-"""
+@pytest.fixture
+def setup_without_udp(tmp_path: Path) -> Iterator[Setup]:
+    """A browser that may not send UDP (Chromium's WebRTC policy "disable_non_proxied_udp",
+    what a network that blocks UDP leaves it): WebRTC never connects."""
+    preferences = tmp_path / "profile" / "Default" / "Preferences"
+    preferences.parent.mkdir(parents=True)
+    preferences.write_text(
+        json.dumps({"webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}})
+    )
+    with relay_and_contact(tmp_path) as made:
+        yield made
 
 
 def record(page: "Page", chunks: int) -> str:
-    page.click("#record")
-    page.locator("#status[data-recording]").wait_for()
-    page.wait_for_function(
-        f"() => Number(document.getElementById('status').dataset.receipted) >= {chunks}",
-        timeout=60_000,
-    )
-    return str(page.get_attribute("#status", "data-recording"))
-
-
-def stop_and_drain(page: "Page") -> None:
-    page.click("#record")
-    page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
-    page.wait_for_function(
-        "() => document.getElementById('status').dataset.pending === '0'", timeout=60_000
-    )
+    recording = start_recording(page)
+    wait_for_receipts(page, chunks)
+    return recording
 
 
 def test_invite_record_verify_decrypt(setup: Setup) -> None:
@@ -218,7 +205,7 @@ def test_killing_the_browser_leaves_an_interrupted_recording_with_all_it_receipt
     with chromium_page(profile) as page:
         device = set_up_phone(page, link, setup.contact)
         record(page, 4)
-        receipted = int(page.get_attribute("#status", "data-receipted") or 0)
+        held = receipted(page)
         for pid in chromium_pids(profile):
             os.kill(pid, signal.SIGKILL)
     setup.fetch(device, "cut.tgr")
@@ -226,7 +213,7 @@ def test_killing_the_browser_leaves_an_interrupted_recording_with_all_it_receipt
     assert code == 10, report
     assert report["status"] == "incomplete"
     assert isinstance(report["interrupted_after"], int)
-    assert report["interrupted_after"] + 1 >= receipted
+    assert report["interrupted_after"] + 1 >= held
     assert report["missing"] == []
 
 
@@ -236,8 +223,7 @@ def test_recorded_offline_uploads_when_the_page_is_opened_online(setup: Setup) -
     with chromium_page(profile) as page:
         device = set_up_phone(page, link, setup.contact)
         setup.relay.stop()  # the relay is out of reach from here on
-        page.click("#record")
-        page.locator("#status[data-recording]").wait_for()
+        start_recording(page)
         page.wait_for_function(SPOOLED_AT_LEAST.replace("N", "4"), timeout=30_000)
         page.click("#record")
         page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
@@ -263,16 +249,73 @@ async () => {
 """
 
 
-def chromium_pids(profile: Path) -> list[int]:
-    """The Chromium processes started with this profile (to kill them as a crash would)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(profile).encode() in command and b"chromium" in command:
-            found.append(int(entry.name))
-    return found
+def test_with_udp_blocked_https_carries_the_recording(setup_without_udp: Setup) -> None:
+    setup = setup_without_udp
+    link = setup.invite()
+    with chromium_page(setup.workdir / "profile") as page:
+        device = set_up_phone(page, link, setup.contact)
+        record(page, 3)
+        stop_and_drain(page)
+        assert page.get_attribute("#status", "data-network") == "https"
+    setup.fetch(device, "https.tgr")
+    code, report = setup.verify("https.tgr")
+    assert code == 0, report
+
+
+def test_the_relay_restarting_mid_recording_leaves_no_gap_and_no_double(setup: Setup) -> None:
+    link = setup.invite()
+    with chromium_page(setup.workdir / "profile") as page:
+        device = set_up_phone(page, link, setup.contact)
+        record(page, 3)
+        setup.relay.kill()  # SIGKILL: the relay gets no chance to finish anything
+        page.wait_for_function(SPOOLED_AT_LEAST.replace("N", "3"), timeout=30_000)
+        setup.relay.start()  # the same port: the page reconnects and resends
+        before = receipted(page)
+        wait_for_receipts(page, before + 3)
+        stop_and_drain(page)
+    setup.fetch(device, "restarted.tgr")
+    code, report = setup.verify("restarted.tgr")
+    assert code == 0, report
+    assert report["missing"] == []
+    assert report["problems"] == []  # no chunk stored twice or out of order
+
+
+def test_a_receipt_signed_by_another_relay_is_not_counted(setup_without_udp: Setup) -> None:
+    setup = setup_without_udp
+    link = setup.invite()
+    other = LocalRelay(setup.workdir / "other")  # a key that is not the pinned one
+    forged = RelaySigner(other.key_path)
+    with chromium_page(setup.workdir / "profile") as page:
+        set_up_phone(page, link, setup.contact)
+
+        def answer_with_another_key(route: "Route") -> None:
+            response = route.fetch()
+            body = response.body()
+            route.fulfill(response=response, body=forged.resign(body) if len(body) == 160 else body)
+
+        page.route("**/v1/recordings/**/chunks", answer_with_another_key)
+        start_recording(page)
+        problem = page.locator("#problem")
+        page.wait_for_function(
+            "() => document.getElementById('problem').textContent.includes('not the one')",
+            timeout=30_000,
+        )
+        assert receipted(page) == 0
+        assert "not the one you set up" in (problem.text_content() or "")
+
+
+class RelaySigner:
+    """Re-signs the relay's receipts with another relay's key (a relay that is not the
+    one the phone was set up with)."""
+
+    def __init__(self, key_path: Path) -> None:
+        self.identity = RelayIdentity.load(key_path, no_passphrase)
+
+    def resign(self, body: bytes) -> bytes:
+        receipt = Receipt.parse(body)
+        relay_key = self.identity.public.raw
+        unsigned = dataclasses.replace(receipt, relay_key=relay_key)
+        signed = dataclasses.replace(
+            unsigned, signature=self.identity.sign(unsigned.signature_message())
+        )
+        return bytes(signed)

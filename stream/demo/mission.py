@@ -20,8 +20,16 @@ from pathlib import Path
 
 from capture import timecode
 from stream.demo.alert_inbox import AlertInbox
+from stream.demo.browser_phone import (
+    receipted,
+    set_up_phone,
+    start_recording,
+    stop_and_drain,
+    wait_for_receipts,
+)
+from stream.demo.chromium import chromium_page, missing_browser
 from stream.demo.local_relay import LocalRelay, cli_command, free_port
-from vault.keys import DeviceKey
+from vault.keys import DeviceKey, RecipientKey
 
 Echo = Callable[[str], None]
 MARKER = ".testigo-demo"
@@ -141,6 +149,7 @@ def run_demo(workdir: Path, echo: Echo = print) -> None:
             echo(f"  relay listening on {relay.url} (log: {relay.log_path})")
             _record_watch_fetch(demo, relay, device, token, inbox, figures)
             _seized_phone(demo, relay, device, token, figures)
+            _browser_phone(demo, relay, RecipientKey.parse(contact), figures)
     finally:
         inbox.close()
 
@@ -268,6 +277,40 @@ def _seized_phone(
         lost = (killed_ms - codes[-1].unwrap(killed_ms)) / 1000
         figures["footage lost when the phone was killed"] = f"{lost:.2f} s (burned-in clock)"
         demo.echo(f"  the relay kept everything up to {lost:.2f} s before the phone was killed")
+
+
+def _browser_phone(
+    demo: DemoRunner, relay: LocalRelay, contact: RecipientKey, figures: dict[str, str]
+) -> None:
+    """The same mission from the phone's browser, when Chromium is installed."""
+    demo.step("11. The phone's browser: an invite link, one tap to record, verified")
+    missing = missing_browser()
+    if missing is not None:
+        demo.echo(f"  skipped: {missing}; the browser recorder is at {relay.url}/app/phone/")
+        return
+    invite = relay.invite()
+    demo.echo(f"  testigo relay invite --url {relay.url}   (a one-time link; its secret is")
+    demo.echo("  in the part after '#', which the browser never sends to the relay)")
+    with chromium_page(demo.workdir / "browser-profile") as page:
+        phone = DeviceKey.parse(set_up_phone(page, invite["link"], contact))
+        demo.echo(f"  the page made its own device key {phone} and enrolled it with the link")
+        demo.echo("  added Ana by her key; tapped Record (Chromium's fake camera) ...")
+        started = time.monotonic()
+        start_recording(page)
+        wait_for_receipts(page, 1)
+        figures["browser: tap to first receipt"] = f"{time.monotonic() - started:.2f} s"
+        wait_for_receipts(page, 6)
+        stop_and_drain(page)
+        network = page.get_attribute("#status", "data-network")
+        figures["browser: chunks receipted"] = f"{receipted(page)} (over {network})"
+    demo.echo("  tapped Stop; every chunk is receipted. The lawyer checks it as before:")
+    token = relay.token(phone)
+    demo.run(
+        ["fetch", "--relay", relay.url, "--device", str(phone), "-o", "browser.tgr"],
+        extra_env={"TESTIGO_TOKEN": token},
+        shown_env="   (TESTIGO_TOKEN set)",
+    )
+    demo.run(["verify", "browser.tgr", "--identity", "ana.key", "--relay-key", str(relay.key)])
 
 
 def _wait_for_line(process: subprocess.Popen[str], text: str) -> None:
