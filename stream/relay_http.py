@@ -95,6 +95,17 @@ def failure_text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def is_certificate_failure(error: BaseException) -> bool:
+    """Whether error is the relay's certificate failing verification (not the network)."""
+    return isinstance(error, aiohttp.ClientConnectorCertificateError)
+
+
+CERTIFICATE_HINT: Final = (
+    "the relay's certificate must come from a CA you trust: set SSL_CERT_FILE to the CA "
+    "file its operator gives you (verification cannot be turned off)"
+)
+
+
 def _certificate_text(error: BaseException) -> str:
     detail = getattr(error, "verify_message", None) or str(error)
     cafile = os.environ.get("SSL_CERT_FILE")

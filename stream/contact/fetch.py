@@ -10,7 +10,12 @@ from pathlib import Path
 
 import aiohttp
 
-from stream.relay_http import failure_text, relay_session
+from stream.relay_http import (
+    CERTIFICATE_HINT,
+    failure_text,
+    is_certificate_failure,
+    relay_session,
+)
 from vault.atomic import atomic_writer
 from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
@@ -157,11 +162,14 @@ def newest(recordings: list[RemoteRecording]) -> RemoteRecording:
 
 
 def _unreachable(relay_url: str, error: BaseException) -> TestigoError:
-    return TestigoError(
-        f"cannot reach the relay at {relay_url}: {failure_text(error)}",
-        hint="check the URL and the network; if both are right, the relay may be down: "
-        "try again later",
-    )
+    if is_certificate_failure(error):
+        hint = CERTIFICATE_HINT
+    else:
+        hint = (
+            "check the URL and the network; if both are right, the relay may be down: "
+            "try again later"
+        )
+    return TestigoError(f"cannot reach the relay at {relay_url}: {failure_text(error)}", hint=hint)
 
 
 async def list_remote(relay_url: str, token: str, device: DeviceKey) -> list[RemoteRecording]:
