@@ -80,8 +80,10 @@ def failure_text(error: BaseException) -> str:
     if isinstance(error, aiohttp.ClientConnectorCertificateError):
         return _certificate_text(error.certificate_error)
     if isinstance(error, aiohttp.ClientConnectorSSLError):
-        reason = getattr(error.os_error, "reason", None) or error.os_error.strerror
-        return f"TLS with the relay failed ({str(reason or error.os_error).lower()})"
+        reason = str(getattr(error.os_error, "reason", None) or error.os_error.strerror or "")
+        if reason == "WRONG_VERSION_NUMBER":
+            return "the relay does not speak TLS there (is its URL http://?)"
+        return f"TLS with the relay failed ({reason.lower() or error.os_error})"
     if isinstance(error, aiohttp.ClientConnectorError):
         number = error.os_error.errno
         reason = os.strerror(number) if number else "no route"

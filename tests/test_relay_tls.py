@@ -133,7 +133,20 @@ def test_a_client_without_the_ca_names_the_certificate_problem(
         result.err
     )
     assert_clean_error(wrong_ca, 1, "the relay's TLS certificate is not trusted")
+    log = relay.log_path.read_text()
+    assert "Traceback" not in log
+    assert "127.0.0.1" not in log  # failed handshakes leave no client address
     assert f"checked against SSL_CERT_FILE {other.ca}" in wrong_ca.err
+
+
+def test_https_to_a_plain_relay_says_it_does_not_speak_tls(tmp_path: Path) -> None:
+    device = str(DeviceIdentity.generate().public)
+    with LocalRelay(tmp_path / "relay") as relay:
+        result = run_testigo(
+            "fetch", "--relay", relay.url.replace("http://", "https://"), "--device", device,
+            "--list", cwd=tmp_path, env={"TESTIGO_TOKEN": "t" * 43},
+        )  # fmt: skip
+    assert_clean_error(result, 1, "the relay does not speak TLS there (is its URL http://?)")
 
 
 def test_the_metrics_listener_stays_plain_http(
