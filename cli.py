@@ -923,13 +923,17 @@ def _relay_settings(
     storage: str | None,
     relay_key: Path | None,
     overrides: tuple[tuple[str, str], ...],
+    **shortcuts: Path | None,
 ) -> "Settings":
-    from relay_server.settings import FilesystemLocation, S3Location, Settings
+    from relay_server.settings import FilesystemLocation, S3Location, Settings, SettingsError
 
     values = dict(overrides)
-    given = {"host": host, "port": port, "storage": storage, "relay_key": relay_key}
+    given = {"host": host, "port": port, "storage": storage, "relay_key": relay_key, **shortcuts}
     values.update({name: str(value) for name, value in given.items() if value is not None})
-    settings = Settings.from_strings(values)
+    try:
+        settings = Settings.from_strings(values)
+    except SettingsError as error:  # settings that contradict each other: a usage error
+        fail(str(error), error.hint, EXIT_USAGE)
     location = settings.storage_location
     if isinstance(location, FilesystemLocation) and Path(location.path).is_file():
         fail(
@@ -977,6 +981,18 @@ set_option = click.option(
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="0 picks a free one.")
 @storage_option
 @relay_key_file_option
+@click.option(
+    "--tls-cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Serve HTTPS with this PEM certificate chain (with --tls-key).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The certificate's unencrypted PEM private key (mode 600).",
+)
 @set_option
 @passphrase_fd_option
 def relay_serve(
@@ -984,13 +1000,20 @@ def relay_serve(
     port: int | None,
     storage: str | None,
     relay_key: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
     overrides: tuple[tuple[str, str], ...],
     passphrase_fd: int | None,
 ) -> None:
-    """Run the relay until Ctrl-C. A protected relay key's passphrase is asked for once."""
+    """Run the relay until Ctrl-C. A protected relay key's passphrase is asked for once.
+
+    With --tls-cert and --tls-key it serves HTTPS itself (phones need it for the camera);
+    behind a TLS proxy such as Caddy, leave them out."""
     from relay_server.serve import serve
 
-    settings = _relay_settings(host, port, storage, relay_key, overrides)
+    settings = _relay_settings(
+        host, port, storage, relay_key, overrides, tls_cert_file=tls_cert, tls_key_file=tls_key
+    )
     serve(settings, passphrase=existing_passphrase(passphrase_fd, settings.relay_key))
 
 

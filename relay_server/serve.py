@@ -1,13 +1,16 @@
 """Running the relay as a process: `testigo relay serve`.
 
 Prints one line `relay listening on http://HOST:PORT (relay key tg-relay-…)` once the
-socket is bound (port 0 picks a free port), so scripts and tests can wait for it.
+socket is bound (port 0 picks a free port), so scripts and tests can wait for it; with
+`tls_cert_file`/`tls_key_file` it serves HTTPS and says `https://`. The metrics listener
+is always plain HTTP (it belongs on loopback).
 Stops cleanly on SIGINT/SIGTERM: every WebRTC session is closed, storage is closed.
 """
 
 import asyncio
 import errno
 import signal
+import ssl
 from pathlib import Path
 
 from aiohttp import web
@@ -19,11 +22,14 @@ from relay_server.ice_addresses import restrict_host_candidates
 from relay_server.logs import configure_logging, log_event
 from relay_server.settings import Settings
 from relay_server.state import CONNECTIONS, STORAGE
+from relay_server.tls import server_context
 from vault.errors import TestigoError
 from vault.identity import PassphraseSource
 
 
-async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> None:
+async def _serve(
+    settings: Settings, passphrase: PassphraseSource | None, tls: ssl.SSLContext | None
+) -> None:
     relay = load_relay_identity(Path(settings.relay_key), passphrase)
     app = create_app(settings, relay=relay)
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
@@ -40,7 +46,12 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
     loop = asyncio.get_running_loop()
     assert runner.server is not None
     listener = await loop.create_server(
-        app[CONNECTIONS].factory(runner.server), settings.host, settings.port
+        app[CONNECTIONS].factory(runner.server),
+        settings.host,
+        settings.port,
+        ssl=tls,
+        # a handshake is not yet a connection the guard counts: it gets the headers' time
+        ssl_handshake_timeout=settings.request_header_seconds if tls else None,
     )
     try:
         metrics_runner = await _start_metrics(app, settings)
@@ -52,8 +63,9 @@ async def _serve(settings: Settings, passphrase: PassphraseSource | None) -> Non
             hint="set metrics_listen to a free HOST:PORT of this machine, or leave it empty",
         ) from None
     host, port = listener.sockets[0].getsockname()[:2]
-    print(f"relay listening on http://{host}:{port} (relay key {relay.public})", flush=True)
-    log_event(20, "relay.started", port=port, relay=relay.public.fingerprint)
+    url = f"{settings.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+    print(f"relay listening on {url} (relay key {relay.public})", flush=True)
+    log_event(20, "relay.started", port=port, tls=tls is not None, relay=relay.public.fingerprint)
     stop = asyncio.Event()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
@@ -86,8 +98,11 @@ def serve(settings: Settings, passphrase: PassphraseSource | None = None) -> Non
     restrict_host_candidates(settings.host)
     files = raise_open_file_limit()
     log_event(20, "relay.open_file_limit", files=files)
+    tls = None
+    if settings.tls_cert_file:
+        tls = server_context(settings.tls_cert_file, settings.tls_key_file)
     try:
-        asyncio.run(_serve(settings, passphrase))
+        asyncio.run(_serve(settings, passphrase, tls))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             hint = "choose another --port, or stop what uses it"

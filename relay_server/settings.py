@@ -99,6 +99,16 @@ class Settings:
         "Address to listen on; WebRTC offers only this address too, unless it is 0.0.0.0 or ::.",
     )
     port: int = _setting(8080, "TCP port to listen on.", minimum=0, maximum=65535)
+    tls_cert_file: str = _setting(
+        "",
+        "Path of the PEM certificate chain to serve HTTPS with (with `tls_key_file`); "
+        "empty: plain HTTP (behind a TLS proxy, or on loopback).",
+    )
+    tls_key_file: str = _setting(
+        "",
+        "Path of the PEM private key of `tls_cert_file`, unencrypted; refused when anyone "
+        "but its owner and group may read it.",
+    )
     metrics_listen: str = _setting(
         "",
         "HOST:PORT where /metrics is served, apart from the public listener (e.g. "
@@ -238,7 +248,7 @@ class Settings:
     public_url: str = _setting(
         "",
         "The relay's URL as contacts reach it (`testigo watch --relay URL`), used in alerts; "
-        "empty: `http://host:port`.",
+        "empty: `http://host:port` (`https://` with `tls_cert_file`).",
     )
     alert_watch_url: str = _setting(
         "",
@@ -299,6 +309,11 @@ class Settings:
                 "settings turn_secret_file and ice_username/ice_credential_file exclude "
                 "each other: TURN logins are either made per device or fixed"
             )
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise SettingsError(
+                "settings tls_cert_file and tls_key_file go together",
+                hint="give both (--tls-cert PATH --tls-key PATH), or neither for plain HTTP",
+            )
         if bool(self.ice_username) != bool(self.ice_credential_file):
             raise SettingsError("settings ice_username and ice_credential_file go together")
 
@@ -339,7 +354,12 @@ class Settings:
         if self.public_url:
             return self.public_url.rstrip("/")
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{self.scheme}://{host}:{self.port}"
+
+    @property
+    def scheme(self) -> str:
+        """https when the relay serves TLS itself, else http."""
+        return "https" if self.tls_cert_file else "http"
 
     @property
     def metrics_address(self) -> tuple[str, int] | None:

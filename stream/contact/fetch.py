@@ -10,7 +10,12 @@ from pathlib import Path
 
 import aiohttp
 
-from stream.relay_http import client_timeout, failure_text
+from stream.relay_http import (
+    CERTIFICATE_HINT,
+    failure_text,
+    is_certificate_failure,
+    relay_session,
+)
 from vault.atomic import atomic_writer
 from vault.errors import MalformedError, TestigoError
 from vault.keys import DeviceKey
@@ -126,7 +131,7 @@ async def fetch_recording(
     """Download recording_id, or the device's latest recording when None (the one the
     relay received last); with the other recordings the relay holds of the device."""
     try:
-        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
+        async with relay_session() as session:
             reader = RelayReader(session, relay_url, token)
             listed = await reader.recordings(device)
             if recording_id is None:
@@ -157,16 +162,19 @@ def newest(recordings: list[RemoteRecording]) -> RemoteRecording:
 
 
 def _unreachable(relay_url: str, error: BaseException) -> TestigoError:
-    return TestigoError(
-        f"cannot reach the relay at {relay_url}: {failure_text(error)}",
-        hint="check the URL and the network; if both are right, the relay may be down: "
-        "try again later",
-    )
+    if is_certificate_failure(error):
+        hint = CERTIFICATE_HINT
+    else:
+        hint = (
+            "check the URL and the network; if both are right, the relay may be down: "
+            "try again later"
+        )
+    return TestigoError(f"cannot reach the relay at {relay_url}: {failure_text(error)}", hint=hint)
 
 
 async def list_remote(relay_url: str, token: str, device: DeviceKey) -> list[RemoteRecording]:
     try:
-        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
+        async with relay_session() as session:
             return await RelayReader(session, relay_url, token).recordings(device)
     except (aiohttp.ClientError, OSError) as error:
         raise _unreachable(relay_url, error) from None

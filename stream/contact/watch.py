@@ -25,7 +25,7 @@ from typing import BinaryIO, Final
 
 import aiohttp
 
-from stream.relay_http import client_timeout, failure_text
+from stream.relay_http import failure_text, relay_session
 from vault import (
     ChunkKind,
     DeviceKey,
@@ -528,7 +528,7 @@ async def watch(
     stopped = stop if stop is not None else asyncio.Event()
     url = live_url(relay_url, device)
     try:
-        async with aiohttp.ClientSession(timeout=client_timeout()) as http:
+        async with relay_session() as http:
             follow = asyncio.ensure_future(
                 _follow(watcher, http, url, relay_url, token, on_event, reconnect)
             )

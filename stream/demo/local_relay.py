@@ -2,7 +2,8 @@
 
 Runs the real `testigo relay serve` as a separate process on a loopback port, with
 on-disk storage, and stops it (or kills it, to test crashes) on request. Everything it
-starts, it stops.
+starts, it stops. With `tls=(cert, key)` it serves HTTPS and its `url` is
+`https://127.0.0.1:PORT`: a certificate for it must name the IP address 127.0.0.1.
 """
 
 import os
@@ -38,8 +39,16 @@ def cli_command() -> list[str]:
 class LocalRelay:
     """A relay process; `url` and `key` are known once `start()` returns."""
 
-    def __init__(self, workdir: Path, *, port: int = 0, settings: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        port: int = 0,
+        settings: tuple[str, ...] = (),
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.workdir = workdir
+        self.tls = tls
         self.storage = workdir / "relay-storage"
         self.key_path = workdir / "relay.key"
         self.log_path = workdir / "relay.log"
@@ -106,6 +115,8 @@ class LocalRelay:
         ]  # fmt: skip
         for setting in self._settings:
             command += ["--set", setting]
+        if self.tls is not None:
+            command += ["--tls-cert", str(self.tls[0]), "--tls-key", str(self.tls[1])]
         environment = {k: v for k, v in os.environ.items() if k != "TESTIGO_PASSPHRASE"}
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=log, text=True, env=environment

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from stream.relay_http import client_timeout, failure_text
+from stream.relay_http import client_timeout, failure_text, relay_session
 from vault.errors import MalformedError, TestigoError
 from vault.identity import DeviceIdentity
 from vault.keys import RelayKey
@@ -43,7 +43,7 @@ async def enroll_with_invite(
         raise MalformedError(f"{relay_url!r} is not an http(s):// URL")
     request = EnrollRequest.sign(invite, device_identity)
     own = session is None
-    client = aiohttp.ClientSession() if session is None else session
+    client = relay_session() if session is None else session
     try:
         async with client.post(
             routes.ENROLL.url(relay_url),

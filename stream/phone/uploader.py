@@ -38,7 +38,7 @@ from stream.phone.upload_machine import (
     UploadMachine,
     UploadStatus,
 )
-from stream.relay_http import client_timeout
+from stream.relay_http import relay_session
 from vault.errors import MalformedError
 from vault.format import Chunk
 from vault.identity import DeviceIdentity
@@ -146,7 +146,7 @@ class Uploader:
     async def run(self) -> None:
         """Upload until every chunk has a receipt (or was refused for good) and the
         recorder is done."""
-        async with aiohttp.ClientSession(timeout=client_timeout()) as session:
+        async with relay_session() as session:
             try:
                 while True:
                     now = time.monotonic()
