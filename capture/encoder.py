@@ -48,8 +48,9 @@ class CaptureConfig:
     fps: int = 30
     bitrate: int = 1_500_000
     """Video bits per second."""
-    fragment_seconds: float = 1.0
-    """Length of each fragment (each sealed chunk), at least 0.25 s."""
+    fragment_seconds: float = 0.25
+    """Length of each fragment (each sealed chunk), at least 0.25 s; the default is
+    chosen from bench/fragment_length.py (README, "Recorder settings")."""
     keyframe_interval: int | None = None
     """Maximum frames between keyframes; ``None``: one keyframe per fragment. A
     keyframe is also forced at the start of every fragment whatever this says."""
