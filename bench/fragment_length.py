@@ -5,11 +5,15 @@ For each fragment length (one sealed chunk per fragment, a keyframe starting eac
 * Bit rate at equal quality: the recorder's own encoder (capture.encoder.LiveEncoder:
   its muxer, its forced keyframe per fragment, its x264 preset and `tune=zerolatency`)
   with the bit-rate target and VBV swapped for a constant-quality factor (CRF 23), so
-  every length gets the same quality and pays for its keyframes in bits. Two 720p30
-  sources, not paced to the clock: the synthetic test pattern (`--source synthetic`,
-  mostly still, so keyframes are dear) and a camera-like scene (a textured picture
-  panning a few pixels a frame, with sensor noise), where keyframes cost less next to
-  the motion. Video only; fragment bytes over media seconds.
+  every length gets about the same quality and pays for its keyframes in bits. Two
+  720p30 sources, not paced to the clock, video only: the synthetic test pattern
+  (`--source synthetic`: flat colour bars, little motion) and a camera-like scene
+  (textured, with sharp-edged objects, panning and bobbing, faint sensor noise), whose
+  detailed keyframes are dear. Fragment bytes over media seconds; for the camera-like
+  scene also the mean luma PSNR against the source frames, which shows the quality
+  stayed equal.
+* Quality at the default bit rate: the camera-like scene through the unchanged encoder
+  (1.5 Mbit/s target, 1 s VBV): the price of the keyframes paid in PSNR instead.
 * Relay CPU per stream: a real `testigo relay serve` process, with STREAMS real
   `testigo record --relay` processes (synthetic 720p30, the default 1.5 Mbit/s target)
   streaming to it; the relay's utime + stime from /proc/PID/stat over a window once
@@ -26,6 +30,7 @@ Targets (issue 11): loss window <= 0.5 s p95, live delay <= 1.0 s p95.
 
 import argparse
 import asyncio
+import io
 import json
 import math
 import os
@@ -34,6 +39,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -44,12 +50,13 @@ from typing import Final
 import av
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from bench.end_to_end import Phone, has_receipts, loss_windows, p95, wait_for
 from bench.live_delay import measure
 from bench.relay_load import cpu_seconds
 from capture.encoder import CaptureConfig, LiveEncoder, _VideoState
-from capture.segments import SegmentKind
+from capture.segments import MediaSegment, SegmentKind
 from capture.sources import AudioFormat, Frame, SyntheticSource, VideoFormat
 from stream.demo.local_relay import LocalRelay, cli_command
 
@@ -84,19 +91,29 @@ class ConstantQualityEncoder(LiveEncoder):
 
 
 class CameraLikeSource:
-    """A textured scene panning slowly, with sensor noise: 720p video with motion everywhere."""
+    """A camera panning over a scene: smooth texture at three scales under a few hundred
+    flat-shaded objects with sharp edges, moving 90 px/s and bobbing, with faint sensor
+    noise (+-1). Motion everywhere, unlike the test pattern."""
 
     def __init__(self, width: int, height: int, fps: int, seconds: float) -> None:
         self._width, self._height, self._fps = width, height, fps
         self._count = round(seconds * fps)
         rng = np.random.default_rng(11)
         scene = np.zeros((height + 64, width * 2), dtype=np.float32)
-        for scale, weight in ((64, 90.0), (16, 40.0), (4, 20.0), (1, 8.0)):
+        for scale, weight in ((64, 90.0), (16, 40.0), (4, 20.0)):
             small = rng.normal(size=(scene.shape[0] // scale + 1, scene.shape[1] // scale + 1))
             scene += weight * cv2.resize(
                 small.astype(np.float32), (scene.shape[1], scene.shape[0]),
                 interpolation=cv2.INTER_CUBIC,
             )  # fmt: skip
+        for _ in range(300):
+            x, y = int(rng.integers(0, scene.shape[1])), int(rng.integers(0, scene.shape[0]))
+            size, shade = int(rng.integers(8, 80)), float(rng.normal(0, 150))
+            if rng.random() < 0.5:
+                cv2.circle(scene, (x, y), size // 2, shade, thickness=-1, lineType=cv2.LINE_AA)
+            else:
+                corner = (x + size, y + int(rng.integers(8, 80)))
+                cv2.rectangle(scene, (x, y), corner, shade, thickness=-1, lineType=cv2.LINE_AA)
         self._luma = np.clip(scene / 3 + 120, 16, 235).astype(np.uint8)
         self._chroma = cv2.resize(self._luma, (width, (height + 64) // 2))  # one colour field
         self._rng = rng
@@ -115,7 +132,7 @@ class CameraLikeSource:
             x = 3 * index  # pan 90 px/s, bob up and down
             y = round(16 + 16 * math.sin(index / 20))
             luma = self._luma[y : y + h, x : x + w].astype(np.int16)
-            luma += self._rng.integers(-3, 4, size=luma.shape, dtype=np.int16)
+            luma += self._rng.integers(-1, 2, size=luma.shape, dtype=np.int16)
             chroma = self._chroma[y // 2 : y // 2 + h // 2, x // 2 : x // 2 + w // 2]
             chroma = chroma.astype(np.int16) - 120
             image = np.empty((h * 3 // 2, w), dtype=np.uint8)
@@ -131,18 +148,55 @@ class CameraLikeSource:
         pass
 
 
-def bit_rate(source_name: str, fragment: float, seconds: float) -> float:
+@dataclass(frozen=True)
+class Encoded:
+    bits_per_s: float
     """Video bits per second of the fragments (init segment left out)."""
+    psnr_db: float
+    """Mean luma PSNR of the decoded fragments against the source frames; nan if not
+    measured."""
+
+
+def encode(
+    source_name: str, fragment: float, seconds: float, *, constant_quality: bool, psnr: bool
+) -> Encoded:
+    """Encode seconds of a source at 720p30 in fragments of this length.
+
+    constant_quality: x264 at CRF (ConstantQualityEncoder); else the recorder's encoder
+    unchanged, at the default bit-rate target."""
     config = CaptureConfig(WIDTH, HEIGHT, FPS, fragment_seconds=fragment)
     source = (
         CameraLikeSource(WIDTH, HEIGHT, FPS, seconds)
         if source_name == "camera-like"
         else SyntheticSource(WIDTH, HEIGHT, FPS, audio=False, seconds=seconds, realtime=False)
     )
-    encoder = ConstantQualityEncoder(config, source.video_format, None)
-    segments = [s for frame in source.frames() for s in encoder.push(frame)] + encoder.finish()
-    media = sum(len(s.data) for s in segments if s.kind is SegmentKind.FRAGMENT)
-    return media * 8 / seconds
+    kind = ConstantQualityEncoder if constant_quality else LiveEncoder
+    encoder = kind(config, source.video_format, None)
+    pending: deque[npt.NDArray[np.float32]] = deque()  # source luma planes not yet in a fragment
+    scores: list[float] = []
+    media = 0
+
+    def take(segments: list[MediaSegment]) -> None:
+        nonlocal media
+        for segment in segments:
+            if segment.kind is not SegmentKind.FRAGMENT:
+                continue
+            media += len(segment.data)
+            if not psnr:
+                continue
+            data = io.BytesIO(encoder.init_segment.data + segment.data)
+            with av.open(data, mode="r") as container:
+                for decoded in container.decode(video=0):  # no B-frames: source order
+                    luma = decoded.to_ndarray()[:HEIGHT].astype(np.float32)  # raw Y plane
+                    error = float(np.mean((luma - pending.popleft()) ** 2))
+                    scores.append(10 * math.log10(255**2 / max(error, 1e-6)))
+
+    for frame in source.frames():
+        if psnr:
+            pending.append(frame.to_ndarray()[:HEIGHT].astype(np.float32))
+        take(encoder.push(frame))
+    take(encoder.finish())
+    return Encoded(media * 8 / seconds, statistics.fmean(scores) if scores else math.nan)
 
 
 # -- (b), (c) relay CPU and receipts --
@@ -209,6 +263,9 @@ class Row:
     fragment: float
     synthetic_bps: float = math.nan
     camera_bps: float = math.nan
+    camera_crf_psnr: float = math.nan
+    camera_psnr: float = math.nan
+    """At the default bit-rate target, not at equal quality."""
     relay: RelayCost = field(default_factory=lambda: RelayCost(math.nan, math.nan))
     losses: list[float] = field(default_factory=list)
     live: list[float] = field(default_factory=list)
@@ -235,23 +292,43 @@ def _cell(value: float, reference: float, scale: float, form: str, unit: str) ->
     return f"{format(value * scale, form)}{unit} {ratio}"
 
 
+def _decibels(value: float, reference: float) -> str:
+    """A PSNR and, against a reference, its difference."""
+    if math.isnan(value):
+        return "-".rjust(8)
+    if math.isnan(reference):
+        return f"{value:5.1f} dB"
+    return f"{value:5.1f} dB {value - reference:+5.1f} dB"
+
+
 def report(rows: list[Row], options: argparse.Namespace) -> None:
     ref = next((r for r in rows if r.fragment == REFERENCE), rows[-1])
     print(
-        f"fragment_length: 720p30, x264 {CaptureConfig().preset} CRF {CRF} (equal quality), "
+        f"fragment_length: 720p30, x264 {CaptureConfig().preset}, CRF {CRF} for equal quality; "
         f"{options.streams} recorder(s) -> 1 relay on loopback, {options.trials} kills, "
         f"{options.live_seconds:g} s live per length"
     )
+    bitrate = CaptureConfig().bitrate / 1e6
     print(
-        f"  {'fragment':>8}  {'synthetic':>16}  {'camera-like':>16}  {'relay CPU/stream':>17}"
-        f"  {'receipts/s':>11}  {'loss p95':>13}  {'live p95':>13}  targets"
+        f"  {'fragment':>8}  {'synthetic, CRF':>16}  {'camera-like, CRF':>16}  {'its PSNR':>8}"
+        f"  {f'camera-like at {bitrate:g} Mb/s':>26}"
+    )
+    for row in rows:
+        cells = (
+            _cell(row.synthetic_bps, ref.synthetic_bps, 1e-6, "5.2f", " Mb/s"),
+            _cell(row.camera_bps, ref.camera_bps, 1e-6, "5.2f", " Mb/s"),
+            _decibels(row.camera_crf_psnr, math.nan),
+            f"{'PSNR':>10} " + _decibels(row.camera_psnr, ref.camera_psnr),
+        )
+        print(f"  {row.fragment:>6g} s  " + "  ".join(cells))
+    print(
+        f"  {'fragment':>8}  {'relay CPU/stream':>17}  {'receipts/s':>11}"
+        f"  {'loss p95':>13}  {'live p95':>13}  targets"
     )
     for row in rows:
         measured = not (math.isnan(row.loss_p95) or math.isnan(row.live_p95))
         verdict = ("met" if row.meets_targets else "missed") if measured else "-"
         cells = (
-            _cell(row.synthetic_bps, ref.synthetic_bps, 1e-6, "5.2f", " Mb/s"),
-            _cell(row.camera_bps, ref.camera_bps, 1e-6, "5.2f", " Mb/s"),
             _cell(row.relay.cpu_per_stream, ref.relay.cpu_per_stream, 100, "5.2f", "% core"),
             _cell(row.relay.receipts_per_s, ref.relay.receipts_per_s, 1, "5.2f", ""),
             _cell(row.loss_p95, ref.loss_p95, 1, "4.2f", " s"),
@@ -259,7 +336,7 @@ def report(rows: list[Row], options: argparse.Namespace) -> None:
         )
         print(f"  {row.fragment:>6g} s  " + "  ".join(cells) + f"  {verdict}")
     print(
-        f"  ratios against the {ref.fragment:g} s row; targets: loss window p95 <= "
+        f"  ratios (and dB) against the {ref.fragment:g} s row; targets: loss window p95 <= "
         f"{LOSS_TARGET_S} s, live delay p95 <= {LIVE_TARGET_S} s"
     )
     meeting = [r for r in rows if r.meets_targets]
@@ -291,13 +368,24 @@ def main(argv: list[str] | None = None) -> None:
     quick = options.quick
     options.trials = options.trials or (2 if quick else 5)
     options.live_seconds = 5.0 if quick else 10.0  # the start-up backlog fades
-    encode_seconds, window, idle_seconds = (4.0, 4.0, 2.0) if quick else (6.0, 6.0, 3.0)
+    encode_seconds, window, idle_seconds = (4.0, 4.0, 2.0) if quick else (4.0, 6.0, 3.0)
     lengths = [float(x) for x in options.lengths.split(",")]
     latency_lengths = {float(x) for x in options.latency_lengths.split(",")}
+    began = time.monotonic()
     rows = [Row(length) for length in lengths]
     for row in rows:
-        row.synthetic_bps = bit_rate("synthetic", row.fragment, encode_seconds)
-        row.camera_bps = bit_rate("camera-like", row.fragment, encode_seconds)
+        synthetic = encode(
+            "synthetic", row.fragment, encode_seconds, constant_quality=True, psnr=False
+        )
+        row.synthetic_bps = synthetic.bits_per_s
+        camera = encode(
+            "camera-like", row.fragment, encode_seconds, constant_quality=True, psnr=True
+        )
+        row.camera_bps, row.camera_crf_psnr = camera.bits_per_s, camera.psnr_db
+        fixed = encode(
+            "camera-like", row.fragment, encode_seconds, constant_quality=False, psnr=True
+        )
+        row.camera_psnr = fixed.psnr_db
     with tempfile.TemporaryDirectory(prefix="testigo-fraglen-") as directory:
         workdir = Path(directory)
         with LocalRelay(workdir / "relay") as relay:
@@ -319,6 +407,7 @@ def main(argv: list[str] | None = None) -> None:
             for row in latency_rows:
                 row.losses = loss_windows(phone, workdir, row.fragment, options.trials)
     report(rows, options)
+    print(f"  ran in {time.monotonic() - began:.0f} s")
 
 
 if __name__ == "__main__":
