@@ -10,8 +10,9 @@ keyframe arrives, so fragment *N* comes out when the first frame of fragment
 streams are cut by time instead (``frag_duration``).
 
 x264 runs with ``tune=zerolatency`` (no lookahead, no B-frames: one packet out per
-frame in) and a VBV buffer of one second at ``bitrate``, so a fragment stays close
-to ``bitrate * fragment_seconds`` bits.
+frame in) and a VBV buffer of one second at ``bitrate``, so any second of video stays
+close to ``bitrate`` bits; a fragment shorter than a second can take more than its
+share (its keyframe), one of a second or more stays close to ``bitrate * fragment_seconds``.
 """
 
 import math
