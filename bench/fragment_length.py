@@ -19,7 +19,7 @@ For each fragment length (one sealed chunk per fragment, a keyframe starting eac
   streaming to it; the relay's utime + stime from /proc/PID/stat over a window once
   every recorder has its first receipts, less the idle relay's rate, per stream.
 * Receipts per second per stream: receipts landing in the recorders' spools over that
-  window.
+  window (from their files' times).
 * Evidence-loss window and live delay p95: bench.end_to_end.loss_windows (SIGKILL the
   recorder, see what the relay gives back) and bench.live_delay.measure (glass-to-glass,
   every frame), run here against the same relay. Not run for 2 s fragments by default:
@@ -221,8 +221,14 @@ def start_recorder(phone: Phone, spool: Path, fragment: float) -> subprocess.Pop
     )  # fmt: skip
 
 
-def receipts(spools: list[Path]) -> int:
-    return sum(1 for spool in spools for _ in spool.glob("*/receipts/*.receipt"))
+def receipt_rate(spool: Path, start: float, end: float) -> float:
+    """Receipts per second landing in a spool within [start, end] (wall-clock times):
+    intervals between the first and the last, so a window that is not a whole number of
+    fragments does not round the rate."""
+    times = sorted(
+        t for p in spool.glob("*/receipts/*.receipt") if start <= (t := p.stat().st_mtime) <= end
+    )
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else math.nan
 
 
 def idle_rate(relay: LocalRelay, seconds: float) -> float:
@@ -241,10 +247,10 @@ def relay_cost(
             if not wait_for(partial(has_receipts, spool, 2), 30):
                 raise RuntimeError("a recorder did not reach the relay")
         time.sleep(0.5)
-        cpu_before, receipts_before = cpu_seconds(phone.relay.pid), receipts(spools)
+        cpu_before, wall_before = cpu_seconds(phone.relay.pid), time.time()
         started = time.monotonic()
         time.sleep(window)
-        cpu_after, receipts_after = cpu_seconds(phone.relay.pid), receipts(spools)
+        cpu_after, wall_after = cpu_seconds(phone.relay.pid), time.time()
         elapsed = time.monotonic() - started
     finally:
         for recorder in recorders:
@@ -252,7 +258,8 @@ def relay_cost(
         for recorder in recorders:
             recorder.wait(timeout=60)
     busy = (cpu_after - cpu_before) / elapsed - idle
-    return RelayCost(busy / streams, (receipts_after - receipts_before) / elapsed / streams)
+    rates = [receipt_rate(spool, wall_before, wall_after) for spool in spools]
+    return RelayCost(busy / streams, statistics.fmean(rates))
 
 
 # -- the run and the report --
