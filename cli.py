@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Concatenate, ParamSpec
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+from capture.settings import SEAL_FRAGMENT_SECONDS
 from stream.terminal.errors import EXIT_USAGE, TestigoGroup, fail, failure_for, warn
 from stream.terminal.options import (
     device_key_file_option,
@@ -375,7 +376,7 @@ def _recipients(home: Path | None, extra: tuple[RecipientKey, ...] = ()) -> list
     type=PublicKeyType(RecipientKey),
     help="Seal to this recipient too (repeatable); default: the contact book.",
 )
-@recorder_option("fragment_seconds")
+@recorder_option("fragment_seconds", default=SEAL_FRAGMENT_SECONDS)
 @home_option
 @passphrase_fd_option
 def seal(

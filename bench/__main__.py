@@ -5,6 +5,7 @@ from bench import (
     end_to_end,
     enrollment_oracle,
     forged_headers,
+    fragment_length,
     live_delay,
     relay_load,
     slow_connections,
@@ -16,6 +17,7 @@ if __name__ == "__main__":
     capture_pipeline.main([])
     end_to_end.main([])
     live_delay.main([])
+    fragment_length.main([])
     relay_load.main(["--quick"])
     slow_connections.main([])
     forged_headers.main([])

@@ -10,8 +10,9 @@ keyframe arrives, so fragment *N* comes out when the first frame of fragment
 streams are cut by time instead (``frag_duration``).
 
 x264 runs with ``tune=zerolatency`` (no lookahead, no B-frames: one packet out per
-frame in) and a VBV buffer of one second at ``bitrate``, so a fragment stays close
-to ``bitrate * fragment_seconds`` bits.
+frame in) and a VBV buffer of one second at ``bitrate``, so any second of video stays
+close to ``bitrate`` bits; a fragment shorter than a second can take more than its
+share (its keyframe), one of a second or more stays close to ``bitrate * fragment_seconds``.
 """
 
 import math
@@ -48,8 +49,9 @@ class CaptureConfig:
     fps: int = 30
     bitrate: int = 1_500_000
     """Video bits per second."""
-    fragment_seconds: float = 1.0
-    """Length of each fragment (each sealed chunk), at least 0.25 s."""
+    fragment_seconds: float = 0.25
+    """Length of each fragment (each sealed chunk), at least 0.25 s; the default is
+    chosen from bench/fragment_length.py (README, "Recorder settings")."""
     keyframe_interval: int | None = None
     """Maximum frames between keyframes; ``None``: one keyframe per fragment. A
     keyframe is also forced at the start of every fragment whatever this says."""

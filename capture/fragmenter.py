@@ -28,7 +28,7 @@ from capture.encoder import CaptureConfig, LiveEncoder
 from capture.errors import MediaError
 from capture.muxer import FragmentMuxer
 from capture.segments import MediaSegment
-from capture.settings import MAX_FRAGMENT_SECONDS, MIN_FRAGMENT_SECONDS
+from capture.settings import MAX_FRAGMENT_SECONDS, MIN_FRAGMENT_SECONDS, SEAL_FRAGMENT_SECONDS
 from capture.sources import FileSource, open_input
 
 REMUX_VIDEO_CODECS = frozenset({"h264"})
@@ -86,7 +86,7 @@ class FragmentedMedia:
 
 
 def fragment_file(
-    path: Path, fragment_seconds: float = 1.0, *, reencode: bool = False
+    path: Path, fragment_seconds: float = SEAL_FRAGMENT_SECONDS, *, reencode: bool = False
 ) -> FragmentedMedia:
     """Fragment the media file at ``path``; see the module docstring.
 

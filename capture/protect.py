@@ -5,6 +5,7 @@ from pathlib import Path
 
 from capture.fragmenter import fragment_file
 from capture.segments import MediaSegment, SegmentKind
+from capture.settings import SEAL_FRAGMENT_SECONDS
 from vault.format import ChunkKind
 from vault.identity import DeviceIdentity
 from vault.keys import RecipientKey
@@ -23,7 +24,7 @@ def protect_media_file(
     output: Path,
     device: DeviceIdentity,
     recipients: Sequence[RecipientKey],
-    fragment_seconds: float = 1.0,
+    fragment_seconds: float = SEAL_FRAGMENT_SECONDS,
 ) -> SealSummary:
     """Seal media (any file PyAV reads) into a new recording file at output."""
     unique = list(dict.fromkeys(recipients))

@@ -11,6 +11,9 @@ from typing import Final
 
 MIN_FRAGMENT_SECONDS: Final = 0.25
 MAX_FRAGMENT_SECONDS: Final = 60.0
+SEAL_FRAGMENT_SECONDS: Final = 1.0
+"""`testigo seal`'s default: a file already on disk has no loss window or live delay to
+shorten, so its fragments stay at 1 s (fewer keyframes where it is re-encoded)."""
 X264_PRESETS: Final = (
     "ultrafast",
     "superfast",
@@ -90,7 +93,7 @@ RECORDER_SETTINGS: Final[tuple[RecorderSetting, ...]] = (
         minimum=10_000, maximum=100_000_000, unit=" bit/s", option="--bitrate",
     ),
     RecorderSetting(
-        "fragment_seconds", 1.0, "Length of each fragment, that is of each sealed chunk.",
+        "fragment_seconds", 0.25, "Length of each fragment, that is of each sealed chunk.",
         minimum=MIN_FRAGMENT_SECONDS, maximum=MAX_FRAGMENT_SECONDS, option="--fragment-seconds",
     ),
     RecorderSetting(

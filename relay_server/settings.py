@@ -146,7 +146,8 @@ class Settings:
     )
     max_chunks_per_recording: int = _setting(
         100_000,
-        "Chunks per recording (indices 0 .. this - 1); about 27 hours of 1 s chunks.",
+        "Chunks per recording (indices 0 .. this - 1); about 7 hours of the recorder's "
+        "default 0.25 s chunks, 27 of 1 s ones.",
         minimum=1,
         maximum=2**31,
     )

@@ -191,9 +191,9 @@ def test_config_is_validated(changes: dict[str, object], message: str) -> None:
 def test_config_defaults() -> None:
     config = CaptureConfig()
     assert (config.width, config.height, config.fps, config.bitrate) == (1280, 720, 30, 1_500_000)
-    assert config.fragment_seconds == 1.0
-    assert config.gop_frames == 30
-    assert CaptureConfig(fragment_seconds=0.25).gop_frames == 8
+    assert config.fragment_seconds == 0.25
+    assert config.gop_frames == 8
+    assert CaptureConfig(fragment_seconds=1.0).gop_frames == 30
     assert CaptureConfig(fps=25, fragment_seconds=0.5).gop_frames == 13
     assert CaptureConfig(keyframe_interval=12).gop_frames == 12
     assert CaptureConfig(fragment_seconds=0.25).min_fragment_seconds == pytest.approx(6.5 / 30)

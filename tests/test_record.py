@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 
 from capture.encoder import CaptureConfig
 from capture.recorder import Location, Recorder
+from capture.settings import RECORDER_SETTING
 from capture.sources import SyntheticSource
 from stream.demo.local_relay import cli_command
 from tests.cli_run import BOOK, assert_clean_error, public_key, run_testigo
@@ -25,7 +27,7 @@ def record_in_process(spool: Path, recipient: RecipientIdentity, seconds: float)
     source = SyntheticSource(320, 240, 15, seconds=seconds, realtime=False)
     recorder = Recorder(
         source,
-        CaptureConfig(width=320, height=240, fps=15, bitrate=300_000),
+        CaptureConfig(width=320, height=240, fps=15, bitrate=300_000, fragment_seconds=1.0),
         DeviceIdentity.generate(),
         [recipient.public],
         spool,
@@ -140,7 +142,10 @@ def test_kill_9_leaves_an_interrupted_but_authentic_recording(phone: Path) -> No
     assert decrypted.code == 10
     with av.open(str(phone / "cut.mp4")) as container:
         frames = sum(1 for _ in container.decode(video=0))
-    assert frames >= 15 * (len(stored) - 2)
+    # every stored media fragment (all but the init and location chunks) decodes; a
+    # fragment of the default length at 15 fps holds at least this many frames
+    per_fragment = math.floor(15 * float(RECORDER_SETTING["fragment_seconds"].default or 1))
+    assert frames >= per_fragment * (len(stored) - 2)
 
 
 def test_sigint_finishes_with_a_final_chunk(phone: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from capture.encoder import CaptureConfig
-from capture.settings import RECORDER_SETTINGS
+from capture.settings import RECORDER_SETTING, RECORDER_SETTINGS, SEAL_FRAGMENT_SECONDS
 from cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +67,14 @@ def test_record_accepts_exactly_what_the_encoder_does(
         assert "nobody to seal to" in result.stderr
     else:
         assert result.stderr.startswith("testigo: error: invalid value for")
+
+
+def test_seal_keeps_1_s_fragments_and_record_takes_the_table_default() -> None:
+    """A file already on disk has no loss window or live delay to shorten."""
+
+    def default(command: str) -> object:
+        params = main.commands[command].params
+        return next(p.default for p in params if p.name == "fragment_seconds")
+
+    assert default("seal") == SEAL_FRAGMENT_SECONDS == 1.0
+    assert default("record") == RECORDER_SETTING["fragment_seconds"].default

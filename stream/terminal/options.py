@@ -96,8 +96,9 @@ def output_option(help: str, *, required: bool = True, directory: bool = False) 
     return click.option("-o", "--output", type=kind, required=required, help=help)
 
 
-def recorder_option(name: str) -> Decorator:
-    """The `testigo record` option for one recorder setting, bounds from its table row."""
+def recorder_option(name: str, default: float | None = None) -> Decorator:
+    """The `testigo record` option for one recorder setting, bounds from its table row;
+    default: the row's, unless given (as `testigo seal` does for fragment_seconds)."""
     row = RECORDER_SETTING[name]
     bounds: click.FloatRange | click.IntRange
     if isinstance(row.default, float):
@@ -108,8 +109,8 @@ def recorder_option(name: str) -> Decorator:
         row.option,
         name,
         type=bounds,
-        default=row.default,
-        show_default=row.default is not None,
+        default=row.default if default is None else default,
+        show_default=row.default is not None or default is not None,
         help=row.help,
     )
 
