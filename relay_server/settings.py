@@ -145,9 +145,9 @@ class Settings:
         maximum=16 * 1024 * 1024 + 16 + 166,
     )
     max_chunks_per_recording: int = _setting(
-        100_000,
-        "Chunks per recording (indices 0 .. this - 1); about 7 hours of the recorder's "
-        "default 0.25 s chunks, 27 of 1 s ones.",
+        400_000,
+        "Chunks per recording (indices 0 .. this - 1); about 27 hours of the recorder's "
+        "default 0.25 s chunks.",
         minimum=1,
         maximum=2**31,
     )

@@ -52,6 +52,20 @@ def wait_for_receipts(page: "Page", count: int) -> None:
     )
 
 
+def wait_for_sealed(page: "Page", *, chunks: int = 0, seconds: float = 0) -> None:
+    """Wait until the page has sealed and stored this many chunks, or this much of the
+    recording by its own clock, counted from the tap on Record."""
+    predicate = (
+        "() => { const s = document.getElementById('status').dataset; "
+        f"return Number(s.sealed || 0) >= {chunks} && "
+        f"Number(s.sealedMs || 0) >= {seconds * 1000}; }}"
+    )
+    page.wait_for_function(
+        predicate,
+        timeout=int(seconds * 1000) + UPLOAD_TIMEOUT_MS,
+    )
+
+
 def stop_and_drain(page: "Page") -> None:
     """Tap Stop; return once every chunk is receipted."""
     page.click("#record")

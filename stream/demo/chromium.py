@@ -9,7 +9,7 @@ without the background-networking flags Chromium keeps calling out to Google.
 import os
 import shutil
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -57,6 +57,7 @@ def chromium_page(
 ) -> Iterator["Page"]:
     """A page in a fresh headless Chromium with a fake camera and microphone; profile is
     its user data directory (the same one again is the same browser's next visit)."""
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     path = executable or chromium_path()
@@ -70,7 +71,8 @@ def chromium_page(
         try:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
-            context.close()
+            with suppress(PlaywrightError):  # the browser is gone already (a test killed it)
+                context.close()
 
 
 def chromium_pids(profile: Path) -> list[int]:

@@ -1,6 +1,6 @@
 // Cuts the fragmented MP4 a MediaRecorder writes into the recording's chunks, at true
-// box boundaries (its blobs are not): the init segment (everything before the first
-// `moof`: `ftyp` + `moov`), then one media chunk per `moof` + `mdat` (with any `styp`,
+// box boundaries (its blobs are not): the init segment (`ftyp` + `moov`, cut as soon as
+// the `moov` is whole), then one media chunk per `moof` + `mdat` (with any `styp`,
 // `sidx` or `prft` before it). With `videoKeyFrameIntervalDuration` set, Chromium starts
 // a fragment at every keyframe, so every media chunk starts with one.
 
@@ -56,13 +56,14 @@ export class Fmp4Splitter {
       const size = boxSize(joined, at);
       if (size === null || joined.length - at < size) break;
       const type = boxType(joined, at);
-      if (type === "moof" && !this.initDone) {
-        if (at > start) pieces.push({ kind: "init", bytes: joined.slice(start, at) });
+      if (type === "moof" && !this.initDone) throw new Error("a media fragment before the init segment");
+      at += size;
+      if (type === "moov" && !this.initDone) {
+        // the init segment is whole: seal and send it now, not with the first fragment
+        pieces.push({ kind: "init", bytes: joined.slice(start, at) });
         this.initDone = true;
         start = at;
-      }
-      at += size;
-      if (type === "mdat" && this.initDone) {
+      } else if (type === "mdat" && this.initDone) {
         pieces.push({ kind: "media", bytes: joined.slice(start, at) });
         start = at;
       }

@@ -240,6 +240,7 @@ function startRecorderScreen(spool, stored, relay, book) {
     if (button.dataset["state"] !== "idle") return;
     if (book.contacts.length === 0) return say(t("contacts.none"));
     button.dataset["state"] = "starting";
+    startedAt = Date.now();
     let stream;
     try {
       stream = await openCamera(/** @type {"environment" | "user"} */ (typed("camera", HTMLSelectElement).value));
@@ -256,7 +257,12 @@ function startRecorderScreen(spool, stored, relay, book) {
       signer,
       recipients: book.recipients(),
       location: typed("location", HTMLInputElement).checked,
-      onSpooled: () => uploader.wake(),
+      onSpooled: (event) => {
+        // what is sealed and stored on the phone so far (the tests and the benches read it)
+        status.dataset["sealed"] = String(event.index + 1);
+        status.dataset["sealedMs"] = String(event.deviceTimeMs - startedAt);
+        uploader.wake();
+      },
       onFailure: () => {
         say(t("record.failed"));
         void stop();
@@ -264,7 +270,6 @@ function startRecorderScreen(spool, stored, relay, book) {
     });
     current = recorder.recordingId;
     status.dataset["recording"] = current;
-    startedAt = Date.now();
     wakeLock = await navigator.wakeLock?.request("screen").catch(() => null) ?? null;
     button.dataset["state"] = "recording";
     button.textContent = t("record.stop");

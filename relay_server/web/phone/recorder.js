@@ -15,6 +15,10 @@ import { Fmp4Splitter } from "./fmp4_split.js";
 // Safari: H.264 + AAC in MP4 (BROWSER_NOTES). Each is fragmented MP4 that testigo decrypt
 // writes as a playable .mp4.
 const CANDIDATE_TYPES = ['video/mp4;codecs="avc1.42E01E,opus"', 'video/mp4;codecs="avc1.42E01E,mp4a.40.2"', "video/mp4"];
+// As the Python recorder's default (capture/settings.py), chosen from bench/fragment_length.py:
+// the only length that keeps both the loss window (≤ 0.5 s p95) and the live delay
+// (≤ 1.0 s p95) on target. 0.25..2 s are allowed.
+export const DEFAULT_FRAGMENT_SECONDS = 0.25;
 const TIMESLICE_MS = 100; // how often the recorder hands over bytes (not where chunks are cut)
 const LOCATION_EVERY_MS = 1000;
 
@@ -51,12 +55,13 @@ export class Recorder {
    * @param {Spool} options.spool
    * @param {DeviceSigner} options.signer
    * @param {readonly Uint8Array[]} options.recipients X25519 public keys of the contacts
-   * @param {number} [options.fragmentSeconds]
+   * @param {number} [options.fragmentSeconds] 0.25..2
    * @param {boolean} [options.location]
    * @param {(event: SpooledEvent) => void} options.onSpooled after each chunk is committed
    * @param {(error: Error) => void} options.onFailure
    */
-  static async start({ stream, spool, signer, recipients, fragmentSeconds = 1, location = false, onSpooled, onFailure }) {
+  static async start({ stream, spool, signer, recipients, fragmentSeconds = DEFAULT_FRAGMENT_SECONDS, location = false, onSpooled, onFailure }) {
+    if (!(fragmentSeconds >= 0.25 && fragmentSeconds <= 2)) throw new RangeError("a fragment is 0.25 to 2 s long");
     const mimeType = recordableType();
     if (mimeType === null) throw new Error("this browser cannot record fragmented MP4");
     const media = new MediaRecorder(stream, {
