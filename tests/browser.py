@@ -61,7 +61,9 @@ def chromium_or_skip() -> str:
 
 
 @contextmanager
-def chromium_page(profile: Path, *, locale: str = "en-US") -> Iterator["Page"]:
+def chromium_page(
+    profile: Path, *, locale: str = "en-US", flags: tuple[str, ...] = CHROMIUM_FLAGS
+) -> Iterator["Page"]:
     """A page in a fresh headless Chromium with a fake camera and microphone."""
     from playwright.sync_api import sync_playwright
 
@@ -71,7 +73,7 @@ def chromium_page(profile: Path, *, locale: str = "en-US") -> Iterator["Page"]:
             str(profile),
             executable_path=executable,
             headless=True,
-            args=list(CHROMIUM_FLAGS),
+            args=list(flags),
             locale=locale,
         )
         try:
