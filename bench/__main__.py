@@ -1,6 +1,7 @@
 """Run every benchmark: python -m bench (make bench). Each prints figures and ratios."""
 
 from bench import (
+    browser_recorder,
     capture_pipeline,
     end_to_end,
     enrollment_oracle,
@@ -22,3 +23,4 @@ if __name__ == "__main__":
     slow_connections.main([])
     forged_headers.main([])
     enrollment_oracle.main([])
+    browser_recorder.main([])
