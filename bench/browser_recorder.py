@@ -8,9 +8,9 @@ Chromium's fake camera and microphone record; its fake UI grants the permission.
   fetch what the relay holds (`testigo fetch`), verify and open it, and take the kill
   time minus the device time of the last media chunk stored (the page seals a fragment
   as the recorder hands it over), and minus the header's time plus where the stored
-  video ends on its own clock (decoded with PyAV). With the page's 1 s fragments (the
-  tap) and 0.25 s (Recorder.start called from evaluate(); an "online" event wakes the
-  page's uploader). Targets: p95 <= 1.5 s at 1 s, <= 0.6 s at 0.25 s.
+  video ends on its own clock (decoded with PyAV). With the page's default 0.25 s
+  fragments (the tap) and 1 s (Recorder.start called from evaluate(); an "online" event
+  wakes the page's uploader). Targets: p95 <= 1.5 s at 1 s, <= 0.6 s at 0.25 s.
 * First receipt: from the tap (a click in the page, camera already granted) to the
   status counting the first verified receipt, and the second; with the steps between
   (camera, MediaRecorder.start, first bytes, init and first fragment cut, spooled,
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
 TARGET_LOSS_S = {1.0: 1.5, 0.25: 0.6}
 TARGET_FIRST_RECEIPT_S = 1.5
+PAGE_FRAGMENT_S = 0.25  # phone/recorder.js DEFAULT_FRAGMENT_SECONDS: what a tap records
 SEAL_PLAINTEXT = 250_000
 SEAL_CHUNKS = 24
 CPU_SECONDS = 10.0
@@ -421,7 +422,7 @@ def kill_trial(bench: Bench, fragment: float, rng: random.Random) -> KillTrial:
     with bench.phone(killed=True) as (page, profile, device):
         settle(page)
         tapped = time.time()
-        if fragment == 1.0:
+        if fragment == PAGE_FRAGMENT_S:
             page.click("#record")  # the page's own recorder, as a person taps it
             page.locator("#status[data-recording]").wait_for()
         else:
@@ -606,7 +607,7 @@ def report(
     print("browser_recorder: the phone's page in Chromium (fake camera), a relay on loopback")
     for fragment, found in kills.items():
         losses = [t.loss_s for t in found]
-        how = "the page's tap" if fragment == 1.0 else "Recorder.start from evaluate()"
+        how = "the page's tap" if fragment == PAGE_FRAGMENT_S else "Recorder.start from evaluate()"
         print(
             f" loss window, {fragment:g} s fragments ({how}), {len(found)} kills at "
             f"{min(t.at_s for t in found):.1f}-{max(t.at_s for t in found):.1f} s"
