@@ -8,17 +8,20 @@ verified and decrypted with the `testigo` commands a lawyer runs.
 
 import base64
 import dataclasses
+import hashlib
 import json
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import av
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from stream.demo.browser_phone import (
     receipted,
@@ -31,6 +34,7 @@ from stream.demo.browser_phone import (
 from stream.demo.local_relay import LocalRelay
 from tests.browser import chromium_or_skip, chromium_page, chromium_pids
 from tests.cli_run import run_testigo
+from tests.tls_certs import make_certificates
 from vault.identity import RelayIdentity, no_passphrase
 from vault.keys import DeviceKey, RecipientKey
 from vault.receipts import Receipt
@@ -46,6 +50,7 @@ class Setup:
     relay: LocalRelay
     workdir: Path
     contact: RecipientKey
+    env: dict[str, str] = field(default_factory=dict)  # for the testigo commands
 
     def invite(self) -> str:
         return self.relay.invite()["link"]
@@ -54,7 +59,7 @@ class Setup:
         token = self.relay.token(DeviceKey.parse(device))
         result = run_testigo(
             "fetch", "--relay", self.relay.url, "--device", device, "-o", name,
-            cwd=self.workdir, env={"TESTIGO_TOKEN": token},
+            cwd=self.workdir, env={"TESTIGO_TOKEN": token, **self.env},
         )  # fmt: skip
         assert result.code == 0, result.err
         return self.workdir / name
@@ -312,3 +317,35 @@ class RelaySigner:
             unsigned, signature=self.identity.sign(unsigned.signature_message())
         )
         return bytes(signed)
+
+
+def spki_pin(certificate: Path) -> str:
+    """Chromium's --ignore-certificate-errors-spki-list value for a PEM certificate."""
+    loaded = x509.load_pem_x509_certificate(certificate.read_bytes())
+    spki = loaded.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def test_over_https_the_page_is_a_secure_context_and_records(tmp_path: Path) -> None:
+    chromium_or_skip()
+    certificates = make_certificates(tmp_path / "tls")
+    made = run_testigo(
+        "keygen", "--role", "contact", "-o", "contact.key", "--no-passphrase", cwd=tmp_path
+    )
+    assert made.code == 0, made.err
+    contact = RecipientKey.parse(json.loads((tmp_path / "contact.key").read_text())["public"])
+    trust = (f"--ignore-certificate-errors-spki-list={spki_pin(certificates.cert)}",)
+    with LocalRelay(tmp_path / "relay", tls=(certificates.cert, certificates.key)) as relay:
+        assert relay.url.startswith("https://")
+        setup = Setup(relay, tmp_path, contact, {"SSL_CERT_FILE": str(certificates.ca)})
+        with chromium_page(tmp_path / "profile", extra_args=trust) as page:
+            device = set_up_phone(page, relay.invite()["link"], contact)
+            assert page.evaluate("() => window.isSecureContext && location.protocol") == "https:"
+            start_recording(page)
+            wait_for_sealed(page, chunks=4)
+            stop_and_drain(page)
+        setup.fetch(device, "tls.tgr")
+        code, report = setup.verify("tls.tgr")
+    assert code == 0, report
