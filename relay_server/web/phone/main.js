@@ -205,10 +205,14 @@ function startRecorderScreen(spool, stored, relay, book) {
     status.dataset["receipted"] = String(upload.receipted);
     status.dataset["pending"] = String(upload.pending);
     status.dataset["network"] = upload.network;
-    byId("network").textContent = t(/** @type {StringKey} */ (`record.network_${upload.network}`));
+    // said once and calmly where the network is shown: retrying is not an alarm
+    const retrying = upload.problem === "out_of_reach" || upload.problem === "relay_busy";
+    byId("network").textContent = retrying
+      ? t(/** @type {StringKey} */ (`problem.${upload.problem}`))
+      : t(/** @type {StringKey} */ (`record.network_${upload.network}`));
     byId("pending").textContent = upload.pending > 0 ? `${upload.pending} ${t("record.pending")}` : "";
     if (current !== null) byId("safe").textContent = `${await safeSeconds(spool, current)} s ${t("record.safe")}`;
-    if (upload.problem !== null && upload.problem !== "out_of_reach") say(t(/** @type {StringKey} */ (`problem.${upload.problem}`)));
+    if (upload.problem !== null && !retrying) say(t(/** @type {StringKey} */ (`problem.${upload.problem}`)));
     else if (recorder === null && current !== null && upload.pending === 0) say(t("record.all_safe"));
   };
   const uploader = new Uploader({ spool, origin: location.origin, relayKey: relay.raw, signer, deviceKeyString: device, onStatus: (s) => void showStatus(s) });
@@ -251,7 +255,8 @@ function startRecorderScreen(spool, stored, relay, book) {
     const preview = typed("preview", HTMLVideoElement);
     preview.srcObject = stream;
     void preview.play().catch(() => undefined);
-    recorder = await Recorder.start({
+    try {
+      recorder = await Recorder.start({
       stream,
       spool,
       signer,
@@ -267,7 +272,13 @@ function startRecorderScreen(spool, stored, relay, book) {
         say(t("record.failed"));
         void stop();
       },
-    });
+      });
+    } catch (error) {
+      console.error("record:", error);
+      for (const track of stream.getTracks()) track.stop();
+      button.dataset["state"] = "idle";
+      return say(t("record.cannot_start"));
+    }
     current = recorder.recordingId;
     status.dataset["recording"] = current;
     wakeLock = await navigator.wakeLock?.request("screen").catch(() => null) ?? null;

@@ -18,10 +18,11 @@ const BUFFERED_HIGH = 1024 * 1024;
 
 /** The relay is out of reach: the link broke, or an answer did not come in time. */
 export class LinkLost extends Error {
-  /** @param {string} why */
-  constructor(why) {
+  /** @param {string} why @param {boolean} [reachable] the relay answered: it will take the chunk later */
+  constructor(why, reachable = false) {
     super(why);
     this.name = "LinkLost";
+    this.reachable = reachable;
   }
 }
 

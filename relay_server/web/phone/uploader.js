@@ -21,7 +21,7 @@ const BACKOFF_MAX_S = 5;
 const WEBRTC_RETRY_S = 30;
 
 /** @typedef {"webrtc" | "https" | "offline"} Network */
-/** @typedef {null | "relay_key_mismatch" | "unknown_device" | "bad_header" | "refused_chunk" | "out_of_reach"} Problem */
+/** @typedef {null | "relay_key_mismatch" | "unknown_device" | "bad_header" | "refused_chunk" | "out_of_reach" | "relay_busy"} Problem */
 
 /**
  * @typedef {object} UploadStatus
@@ -122,12 +122,13 @@ export class Uploader {
         const transport = this.webrtc !== null && !this.webrtc.closed ? this.webrtc : this.https;
         try {
           await this.sendAll(transport, work);
-          this.backoff.reset();
-          if (this.status.problem === "out_of_reach") this.tell({ problem: null });
+          if (this.status.problem === "out_of_reach" || this.status.problem === "relay_busy") this.tell({ problem: null });
         } catch (error) {
-          if (!(error instanceof LinkLost)) throw error;
-          if (transport === this.https) this.tell({ network: "offline", problem: "out_of_reach" });
-          else transport.close();
+          // nothing stops the upload while chunks wait: every failure is retried, backed off
+          if (!(error instanceof LinkLost)) console.error("upload:", error);
+          if (error instanceof LinkLost && error.reachable) this.tell({ problem: "relay_busy" });
+          else if (transport === this.https) this.tell({ network: "offline", problem: "out_of_reach" });
+          if (transport !== this.https) transport.close();
           await this.sleep(this.backoff.delay());
         }
       }
@@ -200,7 +201,7 @@ export class Uploader {
       if (!(error instanceof RelayRefusal)) throw error;
       const reaction = reactionTo(error.code, true);
       if (reaction === "final for recording") return this.block(recording, error.code === 3 ? "unknown_device" : "bad_header");
-      throw new LinkLost(`the relay refused the header for now (${error.message})`);
+      throw new LinkLost(`the relay refused the header for now (${error.message})`, true);
     }
     said.add(recording);
     return true;
@@ -231,7 +232,7 @@ export class Uploader {
         return;
       }
       if (reaction === "resend header") this.hellos.get(transport)?.delete(chunk.recording);
-      throw new LinkLost(`the relay will take the chunk later (${error.message})`);
+      throw new LinkLost(`the relay will take the chunk later (${error.message})`, true);
     }
     let receipt;
     try {
@@ -249,6 +250,7 @@ export class Uploader {
       throw new LinkLost("the relay's receipt did not verify");
     }
     await this.spool.putReceipt(chunk.recording, chunk.index, receipt.bytes);
+    this.backoff.reset(); // after a verified receipt, not after a HELLO (PROTOCOL.md §14)
     this.tell({ receipted: this.status.receipted + 1, pending: Math.max(0, this.status.pending - 1), network: transport.name });
   }
 }
