@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.vectors import generate_keys as gen
 from vault import DeviceKey, MalformedError, RecipientIdentity, RecipientKey, RelayKey
 from vault.identity import DeviceIdentity, RelayIdentity
 from vault.keys import PublicKey
@@ -220,3 +221,31 @@ def test_non_ascii_look_alikes_are_refused() -> None:
     for look_alike in ("\u0130", "\u212a", "\uff54"):  # İ, the Kelvin sign, fullwidth t
         with pytest.raises(MalformedError, match="outside a-z and 2-7"):
             DeviceKey.parse(look_alike + text[1:])
+
+
+# --- the shared vectors (tests/vectors/keys.json), also run by the page's lib/keys.js -----
+
+KEY_VECTORS = gen.load()
+PARSERS: dict[str, type[PublicKey]] = {
+    "recipient": RecipientKey,
+    "device": DeviceKey,
+    "relay": RelayKey,
+}
+
+
+def test_the_key_vector_file_is_what_the_generator_writes() -> None:
+    assert gen.VECTORS_FILE.read_text() == gen.render()
+
+
+@pytest.mark.parametrize("case", KEY_VECTORS["valid"], ids=lambda c: f"{c['kind']}: {c['why']}")
+def test_valid_key_vectors_parse(case: gen.ValidKey) -> None:
+    key = PARSERS[case["kind"]].parse(case["text"])
+    assert key.raw.hex() == case["raw_hex"]
+    assert key.fingerprint == case["fingerprint"]
+    assert str(key) == case["text"].strip(gen.KEY_SPACE).lower()
+
+
+@pytest.mark.parametrize("case", KEY_VECTORS["invalid"], ids=lambda c: f"{c['kind']}: {c['why']}")
+def test_invalid_key_vectors_are_rejected(case: gen.InvalidKey) -> None:
+    with pytest.raises(MalformedError):
+        PARSERS[case["kind"]].parse(case["text"])

@@ -1,11 +1,22 @@
 """vault/wire: the protocol's sans-IO layer. Round trips, and every rejection."""
 
+import hashlib
 import json
 
 import pytest
 
+from tests.vectors import generate_datachannel as dc_gen
 from vault.errors import MalformedError
 from vault.wire import routes
+from vault.wire.datachannel import (
+    ErrorMessage,
+    Hello,
+    Message,
+    ReceiptMessage,
+    Welcome,
+    parse_message,
+    split_chunk,
+)
 from vault.wire.documents import (
     HeaderAccepted,
     IceConfig,
@@ -219,3 +230,51 @@ def test_ice_config_round_trips() -> None:
 def test_a_bad_ice_config_is_rejected(data: bytes) -> None:
     with pytest.raises(MalformedError):
         IceConfig.parse(data)
+
+
+# -- the shared data channel vectors (tests/vectors/datachannel.json), also run by the page --
+
+DC_VECTORS = dc_gen.load()
+
+
+def test_the_datachannel_vector_file_is_what_the_generator_writes() -> None:
+    assert dc_gen.VECTORS_FILE.read_text() == dc_gen.render()
+
+
+def _fields(message: Message) -> dict[str, object]:
+    if isinstance(message, Welcome):
+        return {
+            "type": "welcome",
+            "more": message.more,
+            "ranges": [list(r) for r in message.ranges],
+        }
+    if isinstance(message, ReceiptMessage):
+        return {"type": "receipt", "duplicate": message.duplicate, "receipt": message.receipt.hex()}
+    assert isinstance(message, ErrorMessage)
+    return {"type": "error", "code": message.code, "index": message.index,
+            "fatal": message.fatal, "message": message.message}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", DC_VECTORS["from_relay"], ids=lambda c: c["name"])
+def test_relay_message_vectors_parse(case: dc_gen.RelayMessage) -> None:
+    message = parse_message(bytes.fromhex(case["hex"]))
+    assert _fields(message) == case["expect"]
+    assert bytes(message) == bytes.fromhex(case["hex"])
+
+
+@pytest.mark.parametrize("case", DC_VECTORS["malformed"], ids=lambda c: c["why"])
+def test_malformed_relay_message_vectors_are_rejected(case: dc_gen.Malformed) -> None:
+    with pytest.raises(RelayError) as raised:
+        parse_message(bytes.fromhex(case["hex"]))
+    assert raised.value.code is ErrorCode.MALFORMED
+
+
+def test_the_client_message_vectors_are_what_vault_writes() -> None:
+    to_relay = DC_VECTORS["to_relay"]
+    header = dc_gen.pattern(to_relay["header"]["length"], to_relay["header"]["step"])
+    assert hashlib.sha256(bytes(Hello(header))).hexdigest() == to_relay["hello_sha256"]
+    chunk = dc_gen.pattern(to_relay["chunk"]["length"], to_relay["chunk"]["step"])
+    frames = [bytes(f) for f in split_chunk(to_relay["chunk"]["index"], chunk)]
+    assert [{"length": len(f), "sha256": hashlib.sha256(f).hexdigest()} for f in frames] == (
+        to_relay["frames"]
+    )

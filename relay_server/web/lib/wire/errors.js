@@ -35,9 +35,9 @@ const FINAL_FOR_RECORDING = new Set([ErrorCode.UNKNOWN_DEVICE, ErrorCode.BAD_HEA
  */
 export function reactionTo(code, aboutHeader) {
   if (LATER.has(code)) return "later";
-  if (code === ErrorCode.NO_HEADER) return "resend header";
   if (FINAL_FOR_RECORDING.has(code)) return "final for recording";
-  return aboutHeader ? "later" : "final for chunk";
+  if (aboutHeader) return "later"; // HELLO again after the backoff, no_header too
+  return code === ErrorCode.NO_HEADER ? "resend header" : "final for chunk";
 }
 
 /** A refusal read off the wire. */
