@@ -349,3 +349,51 @@ def test_over_https_the_page_is_a_secure_context_and_records(tmp_path: Path) -> 
         setup.fetch(device, "tls.tgr")
         code, report = setup.verify("tls.tgr")
     assert code == 0, report
+
+
+def test_location_is_sealed_and_never_reaches_the_relay_in_the_clear(setup: Setup) -> None:
+    link = setup.invite()
+    where = (19.432608, -99.133209)
+    with chromium_page(setup.workdir / "profile", location=where) as page:
+        device = set_up_phone(page, link, setup.contact)
+        page.check("#location")  # opt-in: off unless the person turns it on
+        start_recording(page)
+        wait_for_sealed(page, seconds=3)
+        stop_and_drain(page)
+    setup.fetch(device, "where.tgr")
+    code, report = setup.verify("where.tgr")
+    assert code == 0, report
+    assert isinstance(report["location_updates"], int)
+    assert 1 <= report["location_updates"] <= 5  # at most one a second
+    stored = b"".join(p.read_bytes() for p in setup.relay.storage.rglob("*") if p.is_file())
+    for text in ("19.43", "-99.13", "latitude", '"lat"'):
+        assert text.encode() not in stored
+    decrypted = run_testigo(
+        "decrypt", "where.tgr", "--identity", "contact.key", "-o", "where.mp4", cwd=setup.workdir
+    )
+    assert decrypted.code == 0, decrypted.err
+    metadata = (setup.workdir / "where.metadata.jsonl").read_text()
+    assert '"lat": 19.432608' in metadata or '"lat":19.432608' in metadata, metadata
+
+
+def test_a_reload_mid_recording_loses_nothing_sealed(setup: Setup) -> None:
+    """The recording in progress ends with the page (its file key lived in the page's
+    memory only), and everything it sealed reaches the relay, with no gap."""
+    link = setup.invite()
+    with chromium_page(setup.workdir / "profile") as page:
+        device = set_up_phone(page, link, setup.contact)
+        recording = start_recording(page)
+        wait_for_sealed(page, chunks=6)
+        page.reload()
+        page.locator("body[data-ready=true]").wait_for()
+        page.wait_for_function(
+            "() => document.getElementById('status').dataset.pending === '0'", timeout=60_000
+        )
+    setup.fetch(device, "reloaded.tgr")
+    code, report = setup.verify("reloaded.tgr")
+    assert report["recording_id"] == recording
+    assert code == 10, report  # interrupted: no final chunk, the key went with the page
+    assert report["missing"] == []
+    assert report["problems"] == []
+    assert isinstance(report["interrupted_after"], int)
+    assert report["interrupted_after"] >= 5

@@ -54,9 +54,11 @@ def chromium_page(
     locale: str = "en-US",
     executable: str | None = None,
     extra_args: Sequence[str] = (),
+    location: tuple[float, float] | None = None,
 ) -> Iterator["Page"]:
     """A page in a fresh headless Chromium with a fake camera and microphone; profile is
-    its user data directory (the same one again is the same browser's next visit)."""
+    its user data directory (the same one again is the same browser's next visit). With
+    location (latitude, longitude) the page may read that position."""
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -64,9 +66,14 @@ def chromium_page(
     if path is None:
         raise RuntimeError("Chromium is not installed")
     with sync_playwright() as playwright:
+        where = (
+            {"geolocation": {"latitude": location[0], "longitude": location[1], "accuracy": 12},
+             "permissions": ["geolocation"]}
+            if location is not None else {}
+        )  # fmt: skip
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=path, headless=True, args=[*CHROMIUM_FLAGS, *extra_args],
-            locale=locale,
+            locale=locale, **where,
         )  # fmt: skip
         try:
             yield context.pages[0] if context.pages else context.new_page()
