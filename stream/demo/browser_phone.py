@@ -66,14 +66,20 @@ def wait_for_sealed(page: "Page", *, chunks: int = 0, seconds: float = 0) -> Non
     )
 
 
-def stop_and_drain(page: "Page") -> None:
-    """Tap Stop; return once every chunk is receipted."""
-    page.click("#record")
-    page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
+def wait_until_drained(page: "Page") -> None:
+    """Return once the uploader has counted every chunk spooled so far, and none waits."""
     page.wait_for_function(
-        "() => document.getElementById('status').dataset.pending === '0'",
+        "() => { const s = document.getElementById('status').dataset; "
+        "return s.pending === '0' && s.current === 'true'; }",
         timeout=UPLOAD_TIMEOUT_MS,
     )
+
+
+def stop_and_drain(page: "Page") -> None:
+    """Tap Stop; return once every chunk, the final one too, is receipted."""
+    page.click("#record")
+    page.locator("#record[data-state=idle]").wait_for(timeout=30_000)
+    wait_until_drained(page)
 
 
 def receipted(page: "Page") -> int:

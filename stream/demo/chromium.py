@@ -66,14 +66,14 @@ def chromium_page(
     if path is None:
         raise RuntimeError("Chromium is not installed")
     with sync_playwright() as playwright:
-        where = (
-            {"geolocation": {"latitude": location[0], "longitude": location[1], "accuracy": 12},
-             "permissions": ["geolocation"]}
-            if location is not None else {}
-        )  # fmt: skip
         context = playwright.chromium.launch_persistent_context(
             str(profile), executable_path=path, headless=True, args=[*CHROMIUM_FLAGS, *extra_args],
-            locale=locale, **where,
+            locale=locale,
+            geolocation=(
+                {"latitude": location[0], "longitude": location[1], "accuracy": 12}
+                if location is not None else None
+            ),
+            permissions=["geolocation"] if location is not None else None,
         )  # fmt: skip
         try:
             yield context.pages[0] if context.pages else context.new_page()

@@ -204,6 +204,7 @@ function startRecorderScreen(spool, stored, relay, book) {
   const showStatus = async (upload) => {
     status.dataset["receipted"] = String(upload.receipted);
     status.dataset["pending"] = String(upload.pending);
+    status.dataset["current"] = String(upload.current);
     status.dataset["network"] = upload.network;
     // said once and calmly where the network is shown: retrying is not an alarm
     const retrying = upload.problem === "out_of_reach" || upload.problem === "relay_busy";
@@ -213,7 +214,7 @@ function startRecorderScreen(spool, stored, relay, book) {
     byId("pending").textContent = upload.pending > 0 ? `${upload.pending} ${t("record.pending")}` : "";
     if (current !== null) byId("safe").textContent = `${await safeSeconds(spool, current)} s ${t("record.safe")}`;
     if (upload.problem !== null && !retrying) say(t(/** @type {StringKey} */ (`problem.${upload.problem}`)));
-    else if (recorder === null && current !== null && upload.pending === 0) say(t("record.all_safe"));
+    else if (recorder === null && current !== null && upload.pending === 0 && upload.current) say(t("record.all_safe"));
   };
   const uploader = new Uploader({ spool, origin: location.origin, relayKey: relay.raw, signer, deviceKeyString: device, onStatus: (s) => void showStatus(s) });
   void uploader.run();

@@ -29,6 +29,7 @@ const WEBRTC_RETRY_S = 30;
  * @property {number} receipted chunks with a verified receipt (this session's recordings)
  * @property {number} pending chunks spooled without one
  * @property {Problem} problem what the person should know, or null
+ * @property {boolean} current whether `pending` counted every chunk spooled so far
  */
 
 /** One jittered backoff: 0.25 s doubling to 5 s, each wait shortened at random by up to a quarter. */
@@ -79,7 +80,9 @@ export class Uploader {
     /** @type {Map<Transport, Set<string>>} recordings whose header this transport sent */
     this.hellos = new Map();
     /** @type {UploadStatus} */
-    this.status = { network: "https", receipted: 0, pending: 0, problem: null };
+    this.status = { network: "https", receipted: 0, pending: 0, problem: null, current: false };
+    /** Bumped by every wake(): a count read before the last bump may miss a chunk. */
+    this.generation = 0;
     /** @type {() => void} */
     this.wakeUp = () => {};
     this.online = () => this.wake();
@@ -87,6 +90,8 @@ export class Uploader {
 
   /** Something new to send (a chunk was spooled, the network came back). */
   wake() {
+    this.generation += 1;
+    if (this.status.current) this.tell({ current: false });
     this.wakeUp();
   }
 
@@ -113,8 +118,9 @@ export class Uploader {
     if (this.useWebrtc) void this.keepWebrtc();
     try {
       while (!this.stopped) {
+        const generation = this.generation;
         const work = (await this.spool.unreceipted()).filter((c) => !this.blocked.has(c.recording) && !this.refused.has(`${c.recording}/${c.index}`));
-        this.tell({ pending: work.length });
+        this.tell({ pending: work.length, current: generation === this.generation });
         if (work.length === 0) {
           await this.sleep(60);
           continue;
