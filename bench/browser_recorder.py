@@ -43,7 +43,7 @@ import vault
 from bench.end_to_end import p95
 from bench.verify_throughput import make_recording
 from stream.demo.browser_phone import set_up_phone, stop_and_drain
-from stream.demo.chromium import chromium_page, chromium_pids, missing_browser
+from stream.demo.chromium import chromium_page, chromium_processes, missing_browser
 from stream.demo.local_relay import LocalRelay
 from vault.archive import read_header
 from vault.format import Chunk, ChunkKind
@@ -67,33 +67,6 @@ def browser_missing() -> str | None:
 
 
 # ---- Chromium's processes, from /proc ------------------------------------------------
-
-
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(parent, []).append(int(entry.name))
-    return tree
-
-
-def chromium_processes(profile: Path) -> list[int]:
-    """The browser processes started with this profile and everything they started."""
-    tree = _children()
-    found: set[int] = set()
-    todo = chromium_pids(profile)
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo.extend(tree.get(pid, []))
-    return sorted(found)
 
 
 def process_kind(pid: int) -> str:

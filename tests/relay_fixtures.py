@@ -5,6 +5,7 @@ S3 tests run against moto's standalone server, started once per session as a sep
 process on a free loopback port.
 """
 
+import asyncio
 import dataclasses
 import hashlib
 import os
@@ -12,11 +13,12 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, NamedTuple, Protocol
 
 import boto3
 import pytest
@@ -30,6 +32,8 @@ from relay_server.settings import Settings
 from relay_server.storage import BlobStorage
 from relay_server.storage.fs import FilesystemStorage
 from relay_server.storage.s3 import S3Storage
+from stream.demo.local_relay import LocalRelay
+from stream.phone.uploader import SafeChunk, Uploader
 from tests.ceph_rgw import CephRgw
 from vault import (
     Chunk,
@@ -41,6 +45,7 @@ from vault import (
     RelayIdentity,
 )
 from vault.keys import DeviceKey
+from vault.spool import SpoolRecording
 
 MEDIA_TYPE = 'video/mp4; codecs="avc1.42E01E"'
 MOTO_START_TIMEOUT_S = 30
@@ -254,3 +259,35 @@ def forged_chunk(device: DeviceIdentity, header: bytes, chunk: bytes, ciphertext
     )
     signature = device.sign(replaced.signature_message(parsed_header.header_hash))
     return bytes(dataclasses.replace(replaced, signature=signature))
+
+
+class Streamed(NamedTuple):
+    safe: list[SafeChunk]
+    spool: SpoolRecording
+    uploader: Uploader
+    end: Chunk
+
+
+async def stream_until_webrtc(
+    relay: LocalRelay, device: DeviceIdentity, spool_dir: Path
+) -> Streamed:
+    """Record into a spool at a recorder's pace, uploading to relay, until a chunk has
+    come back over WebRTC (or 30 s passed), then end the recording and drain it."""
+    sealer = RecordingSealer.start(device, [RecipientIdentity.generate().public], "video/mp4")
+    spool = SpoolRecording.create(spool_dir, sealer.header)
+    safe: list[SafeChunk] = []
+    uploader = Uploader(spool, relay.url, relay.key, device=device, on_safe=safe.append)
+    uploader.expect_more()
+    task = asyncio.ensure_future(uploader.run())
+    deadline = time.monotonic() + 30
+    while not any(s.transport == "webrtc" for s in safe) and time.monotonic() < deadline:
+        chunk = sealer.seal(ChunkKind.MEDIA, bytes(20_000))
+        spool.append(chunk)
+        uploader.chunk_added(chunk.index)
+        await asyncio.sleep(0.05)  # the pace of a recorder, not a synchronisation
+    end = sealer.finish()
+    spool.append(end)
+    uploader.chunk_added(end.index)
+    uploader.recording_done()
+    await asyncio.wait_for(task, timeout=60)
+    return Streamed(safe, spool, uploader, end)

@@ -1,9 +1,7 @@
 """HTTPS served by the relay process itself (`relay serve --tls-cert --tls-key`), and
 clients that trust its certificate only when told to (`SSL_CERT_FILE`)."""
 
-import asyncio
 import ssl
-import time
 import urllib.request
 from pathlib import Path
 
@@ -14,14 +12,13 @@ from relay_server.tls import TlsError, server_context
 from stream import relay_http
 from stream.demo.local_relay import LocalRelay, free_port
 from stream.phone.transports import HTTPSTransport
-from stream.phone.uploader import SafeChunk, Uploader
 from tests.cli_run import Result, assert_clean_error, run_testigo
+from tests.relay_fixtures import stream_until_webrtc
 from tests.tls_certs import CertificateFiles, make_certificates, new_key, write_key
 from vault import DeviceIdentity, RecipientIdentity
 from vault.format import ChunkKind
 from vault.keys import DeviceKey
 from vault.seal import RecordingSealer
-from vault.spool import SpoolRecording
 
 
 @pytest.fixture(scope="module")
@@ -91,23 +88,7 @@ async def test_a_recording_streams_over_webrtc_signalled_over_https(
     device = enrolled_device(relay)
     monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca))
     with relay:
-        sealer = RecordingSealer.start(device, [RecipientIdentity.generate().public], "video/mp4")
-        spool = SpoolRecording.create(tmp_path / "spool", sealer.header)
-        safe: list[SafeChunk] = []
-        uploader = Uploader(spool, relay.url, relay.key, device=device, on_safe=safe.append)
-        uploader.expect_more()
-        task = asyncio.ensure_future(uploader.run())
-        deadline = time.monotonic() + 30
-        while not any(s.transport == "webrtc" for s in safe) and time.monotonic() < deadline:
-            chunk = sealer.seal(ChunkKind.MEDIA, bytes(20_000))
-            spool.append(chunk)
-            uploader.chunk_added(chunk.index)
-            await asyncio.sleep(0.05)  # the pace of a recorder, not a synchronisation
-        end = sealer.finish()
-        spool.append(end)
-        uploader.chunk_added(end.index)
-        uploader.recording_done()
-        await asyncio.wait_for(task, timeout=60)
+        safe, spool, _uploader, end = await stream_until_webrtc(relay, device, tmp_path / "spool")
     assert any(s.transport == "webrtc" for s in safe)
     assert spool.receipted() == set(range(end.index + 1))
 

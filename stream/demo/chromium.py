@@ -82,16 +82,35 @@ def chromium_page(
                 context.close()
 
 
-def chromium_pids(profile: Path) -> list[int]:
-    """The Chromium processes started with this profile (to kill them as a crash would)."""
-    found = []
+def _processes() -> Iterator[tuple[int, int, bytes]]:
+    """Every process as (pid, parent pid, command line), read from /proc."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if str(profile).encode() in command and b"chromium" in command:
-            found.append(int(entry.name))
-    return found
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
+        yield int(entry.name), parent, command
+
+
+def chromium_pids(profile: Path) -> list[int]:
+    """The Chromium processes started with this profile (to kill them as a crash would)."""
+    marker = str(profile).encode()
+    return [pid for pid, _, command in _processes() if marker in command and b"chromium" in command]
+
+
+def chromium_processes(profile: Path) -> list[int]:
+    """The browser processes of this profile and every process they started."""
+    children: dict[int, list[int]] = {}
+    for pid, parent, _ in _processes():
+        children.setdefault(parent, []).append(pid)
+    found: set[int] = set()
+    todo = chromium_pids(profile)
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo.extend(children.get(pid, []))
+    return sorted(found)

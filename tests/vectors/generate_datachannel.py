@@ -18,6 +18,7 @@ import struct
 from pathlib import Path
 from typing import TypedDict, cast
 
+from tests.vectors.kit import render_json, write_json_vectors
 from vault.identity import RelayIdentity
 
 VECTORS_FILE = Path(__file__).with_name("datachannel.json")
@@ -236,12 +237,11 @@ def vectors() -> dict[str, object]:
 
 
 def render() -> str:
-    return json.dumps(vectors(), indent=2) + "\n"
+    return render_json(vectors())
 
 
 def main() -> None:
-    VECTORS_FILE.write_text(render())
-    print(f"wrote {VECTORS_FILE}")
+    write_json_vectors(VECTORS_FILE, vectors())
 
 
 if __name__ == "__main__":

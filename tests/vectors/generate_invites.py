@@ -12,9 +12,9 @@ to do.
 """
 
 import hashlib
-import json
 from pathlib import Path
 
+from tests.vectors.kit import render_json, write_json_vectors
 from vault import _primitives as p
 from vault.identity import DeviceIdentity, RelayIdentity
 from vault.keys import DeviceKey, RelayKey
@@ -148,12 +148,11 @@ def vectors() -> dict[str, object]:
 
 
 def render() -> str:
-    return json.dumps(vectors(), indent=2) + "\n"
+    return render_json(vectors())
 
 
 def main() -> None:
-    VECTORS_FILE.write_text(render())
-    print(f"wrote {VECTORS_FILE}")
+    write_json_vectors(VECTORS_FILE, vectors())
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import TypedDict, cast
 
+from tests.vectors.kit import render_json, write_json_vectors
 from vault.identity import DeviceIdentity, RecipientIdentity, RelayIdentity
 
 VECTORS_FILE = Path(__file__).with_name("keys.json")
@@ -198,12 +199,11 @@ def vectors() -> dict[str, object]:
 
 
 def render() -> str:
-    return json.dumps(vectors(), indent=2) + "\n"
+    return render_json(vectors())
 
 
 def main() -> None:
-    VECTORS_FILE.write_text(render())
-    print(f"wrote {VECTORS_FILE}")
+    write_json_vectors(VECTORS_FILE, vectors())
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ exactly as a recording file holds them (docs/FORMAT.md section 3):
 """
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +128,13 @@ class Vector:
 
 def load_all() -> list[Vector]:
     return [Vector.decode(path.name, path.read_bytes()) for path in sorted(DATA_DIR.iterdir())]
+
+
+def render_json(document: object) -> str:
+    """A JSON vector file's text, as every JSON generator writes it (and its test compares)."""
+    return json.dumps(document, indent=2) + "\n"
+
+
+def write_json_vectors(path: Path, document: object) -> None:
+    path.write_text(render_json(document))
+    print(f"wrote {path}")
