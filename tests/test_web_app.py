@@ -154,3 +154,30 @@ def test_the_page_runs_in_chromium_under_its_policy(
         crypto = page.locator('[data-capability="crypto"]')
         assert crypto.get_attribute("data-ok") == "true"  # libsodium's wasm ran under the CSP
         assert problems == []
+
+
+def test_the_rights_card_opens_in_the_persons_language(tmp_path: Path) -> None:
+    chromium_or_skip()
+    with LocalRelay(tmp_path) as relay, chromium_page(tmp_path / "p", locale="es-419") as page:
+        page.goto(relay.url + "/app/phone/")
+        page.click("#rights-open")
+        card = page.locator("dialog#rights[open]")
+        card.wait_for()
+        assert (
+            page.locator("#rights-title").text_content() == "Conoce tus derechos (Estados Unidos)"
+        )
+        assert page.locator("#rights-points li").count() >= 5
+        sources = page.locator("#rights-sources a")
+        assert sources.count() >= 2  # every card names its sources
+        assert (sources.first.get_attribute("href") or "").startswith("https://")
+        page.click("#rights form button")
+        assert page.locator("dialog#rights[open]").count() == 0
+
+
+def test_both_rights_cards_say_the_same_points() -> None:
+    import json
+
+    cards = {lang: json.loads((WEB_DIR / "i18n" / f"rights.{lang}.json").read_text("utf-8"))
+             for lang in ("en", "es")}  # fmt: skip
+    assert len(cards["en"]["points"]) == len(cards["es"]["points"])
+    assert [s["url"] for s in cards["en"]["sources"]] == [s["url"] for s in cards["es"]["sources"]]
