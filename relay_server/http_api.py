@@ -51,6 +51,13 @@ from vault.wire.documents import (
     RecordingList,
 )
 from vault.wire.errors import ErrorBody, ErrorCode, RelayError
+from vault.wire.live_auth import (
+    CLOSE_BUSY,
+    CLOSE_UNAUTHORIZED,
+    LIVE_AUTH_PROTOCOL,
+    LIVE_AUTH_SECONDS,
+    LiveAuth,
+)
 from vault.wire.receipts_file import RECEIPTS_FILE_MAGIC
 
 _RECORDING_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -375,8 +382,27 @@ async def send_live(socket: web.WebSocketResponse, viewer: Viewer) -> None:
     await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY)
 
 
+def _live_socket(*protocols: str) -> web.WebSocketResponse:
+    return web.WebSocketResponse(
+        heartbeat=LIVE_HEARTBEAT_S,
+        compress=False,
+        max_msg_size=LIVE_MAX_INCOMING,
+        protocols=protocols,
+    )
+
+
+def _asks_in_band_auth(request: web.Request) -> bool:
+    offered = request.headers.get("Sec-WebSocket-Protocol", "")
+    return LIVE_AUTH_PROTOCOL in (p.strip() for p in offered.split(","))
+
+
 async def live(request: web.Request) -> web.WebSocketResponse:
-    """GET /v1/devices/{device}/live: a WebSocket of the device's sealed chunks (§12)."""
+    """GET /v1/devices/{device}/live: a WebSocket of the device's sealed chunks (§12).
+
+    With `Authorization: Bearer` the token is checked before the upgrade; without it (a
+    browser) the first message must carry the token (§12.1, `vault.wire.live_auth`)."""
+    if not _bearer_token(request) and _asks_in_band_auth(request):
+        return await _live_authenticated_in_band(request)
     device = await authorized_device(request)
     hub = request.app[LIVE]
     await prime_live(hub, request.app[STORAGE], device.raw)
@@ -385,12 +411,52 @@ async def live(request: web.Request) -> web.WebSocketResponse:
     except HubFull:
         request.app[METRICS].reject(ErrorCode.BUSY.wire_name)
         raise RelayError(ErrorCode.BUSY, "too many live viewers") from None
-    socket = web.WebSocketResponse(
-        heartbeat=LIVE_HEARTBEAT_S, compress=False, max_msg_size=LIVE_MAX_INCOMING
+    return await _serve_viewer(request, _live_socket(), viewer)
+
+
+async def _live_authenticated_in_band(request: web.Request) -> web.WebSocketResponse:
+    """The browser's path: upgrade, then read the token from the first message."""
+    socket = _live_socket(LIVE_AUTH_PROTOCOL)
+    await socket.prepare(request)
+    try:
+        first = await socket.receive(timeout=LIVE_AUTH_SECONDS)
+    except TimeoutError:
+        first = None
+    token = ""
+    if first is not None and first.type == aiohttp.WSMsgType.TEXT:
+        with contextlib.suppress(MalformedError):
+            token = LiveAuth.parse(str(first.data)).token
+    device = None
+    with contextlib.suppress(MalformedError):
+        device = DeviceKey.parse(request.match_info["device"])
+    # the same check whether the device parses, is unknown, or the token is wrong (§1)
+    allowed = await request.app[ENROLLMENT].check_token(
+        device.raw if device is not None else bytes(32), token
     )
+    if device is None or not token or not allowed:
+        request.app[METRICS].reject(ErrorCode.UNAUTHORIZED.wire_name)
+        await socket.close(code=CLOSE_UNAUTHORIZED, message=b"unauthorized")
+        return socket
+    hub = request.app[LIVE]
+    await prime_live(hub, request.app[STORAGE], device.raw)
+    raw = parse_token(token)
+    try:
+        viewer = hub.subscribe(device.raw, holder=token_hash(raw) if raw is not None else b"")
+    except HubFull:
+        request.app[METRICS].reject(ErrorCode.BUSY.wire_name)
+        await socket.close(code=CLOSE_BUSY, message=b"too many live viewers")
+        return socket
+    return await _serve_viewer(request, socket, viewer)
+
+
+async def _serve_viewer(
+    request: web.Request, socket: web.WebSocketResponse, viewer: Viewer
+) -> web.WebSocketResponse:
+    hub = request.app[LIVE]
     sender: asyncio.Task[None] | None = None
     try:
-        await socket.prepare(request)
+        if not socket.prepared:  # the header path upgrades here, subscribed already
+            await socket.prepare(request)
         request.app[LIVE_SOCKETS].add(socket)
         sender = asyncio.ensure_future(send_live(socket, viewer))
         async for message in socket:

@@ -35,6 +35,7 @@ from vault.wire.live import (
     LiveMessage,
     parse_live_message,
 )
+from vault.wire.live_auth import LiveAuth
 
 # -- live messages (PROTOCOL.md §12) --
 
@@ -278,3 +279,18 @@ def test_the_client_message_vectors_are_what_vault_writes() -> None:
     assert [{"length": len(f), "sha256": hashlib.sha256(f).hexdigest()} for f in frames] == (
         to_relay["frames"]
     )
+
+
+def test_the_live_auth_message_parser_is_strict() -> None:
+    token = "tg-token-" + "b" * 52
+    assert LiveAuth.parse(f"testigo-live-auth/1 {token}").token == token
+    for text in (
+        f"testigo-live-auth/1  {token}",
+        f"testigo-live-auth/2 {token}",
+        f"testigo-live-auth/1 {token} ",
+        f"testigo-live-auth/1 {token.upper()}",
+        f"TESTIGO-LIVE-AUTH/1 {token}",
+        "testigo-live-auth/1 tg-token-" + "1" * 52,
+    ):
+        with pytest.raises(MalformedError):
+            LiveAuth.parse(text)
