@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
-from relay_server.enrollment import parse_token, token_hash
+from relay_server.enrollment import parse_token, token_hash, token_id_of
 from relay_server.errors import StorageError
 from relay_server.ingest import storage_failure
 from relay_server.invites import invite_id_of
@@ -43,10 +43,12 @@ from vault.errors import MalformedError
 from vault.format import HEADER_MAX_SIZE, Header
 from vault.receipts import Receipt, sign_revocation
 from vault.wire import routes
+from vault.wire.device_proof import MINT_TOKEN_CONTEXT, REVOKE_TOKEN_CONTEXT
 from vault.wire.documents import (
     MAX_ENROLL_BYTES,
     EnrollRequest,
     HeaderAccepted,
+    MintedToken,
     RecordingEntry,
     RecordingList,
 )
@@ -474,6 +476,54 @@ async def _serve_viewer(
     return socket
 
 
+# -- read tokens the device mints itself (§1.1) --
+
+MAX_DEVICE_TOKENS = 64  # a device's read tokens: one per contact is plenty
+
+
+async def _proven_device(request: web.Request, purpose: bytes, subject: bytes = b"") -> DeviceKey:
+    """The device in the path, if the request carries its fresh proof for purpose;
+    every other case is the same `unauthorized` (no oracle of enrollment)."""
+    proven = await request.app[DEVICE_PROOFS].device(
+        request.headers.get("Authorization", ""), purpose=purpose, subject=subject
+    )
+    if proven is None or str(proven) != request.match_info["device"]:
+        request.app[METRICS].reject(ErrorCode.UNAUTHORIZED.wire_name)
+        raise RelayError(ErrorCode.UNAUTHORIZED, "a fresh proof by this device is needed")
+    return proven
+
+
+async def mint_device_token(request: web.Request) -> web.Response:
+    """POST /v1/devices/{device}/tokens: a new read token for one contact."""
+    device = await _proven_device(request, MINT_TOKEN_CONTEXT)
+    enrollment = request.app[ENROLLMENT]
+    record = await enrollment.record(device.raw)
+    if record is not None and len(record.token_hashes) >= MAX_DEVICE_TOKENS:
+        raise RelayError(ErrorCode.RATE_LIMITED, f"a device has at most {MAX_DEVICE_TOKENS} tokens")
+    token = await enrollment.mint_token(device)
+    raw = parse_token(token)
+    assert raw is not None  # minted just now
+    minted = MintedToken(token, token_id_of(token_hash(raw)))
+    log_event(logging.INFO, "token.minted_by_device")
+    return web.Response(
+        body=minted.to_json(),
+        content_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def revoke_device_token(request: web.Request) -> web.Response:
+    """DELETE /v1/devices/{device}/tokens/{token_id}: withdraw one contact's token."""
+    token_id = request.match_info["token_id"]
+    if not re.fullmatch(r"[0-9a-f]{8}", token_id):
+        raise RelayError(ErrorCode.NOT_FOUND, "no such token")
+    device = await _proven_device(request, REVOKE_TOKEN_CONTEXT, token_id.encode("ascii"))
+    if not await request.app[ENROLLMENT].revoke_token(device, token_id):
+        raise RelayError(ErrorCode.NOT_FOUND, "no such token")
+    log_event(logging.INFO, "token.revoked_by_device")
+    return web.Response(status=204)
+
+
 # -- operations --
 
 
@@ -495,6 +545,8 @@ def route_table() -> list[web.RouteDef]:
         web.post(routes.ENROLL.template, post_enroll),
         web.post(routes.CHUNKS.template, post_chunk),
         web.get(routes.RECORDINGS.template, list_recordings),
+        web.post(routes.TOKENS.template, mint_device_token),
+        web.delete(routes.TOKEN.template, revoke_device_token),
         web.get(routes.ARCHIVE.template, download_archive),
         web.get(routes.RECEIPTS.template, download_receipts),
         web.get(routes.LIVE.template, live),

@@ -27,7 +27,7 @@ from relay_server.logs import log_event
 from relay_server.settings import Settings, SettingsError
 from vault.errors import MalformedError
 from vault.keys import DeviceKey, RelayKey
-from vault.wire.device_proof import PROOF_WINDOW_MS, DeviceProof
+from vault.wire.device_proof import ICE_PROOF_CONTEXT, PROOF_WINDOW_MS, DeviceProof
 from vault.wire.documents import IceConfig, IceServer
 
 RELAY_LOGIN_ID: Final = "relay"  # the opaque id of the relay's own TURN logins
@@ -137,9 +137,12 @@ class DeviceProofs:
         self._clock_ms = clock_ms
         self._last: OrderedDict[bytes, int] = OrderedDict()
 
-    async def device(self, authorization: str) -> DeviceKey | None:
-        """The device that proved itself in the Authorization header value, or None
-        (the reason is logged; the caller answers every refusal alike)."""
+    async def device(
+        self, authorization: str, *, purpose: bytes = ICE_PROOF_CONTEXT, subject: bytes = b""
+    ) -> DeviceKey | None:
+        """The device that proved itself in the Authorization header value for purpose
+        (and subject), or None (the reason is logged; the caller answers every refusal
+        alike)."""
         if not authorization:
             return None
         try:
@@ -148,16 +151,18 @@ class DeviceProofs:
             return self._refused("malformed")
         if abs(proof.time_ms - self._clock_ms()) > PROOF_WINDOW_MS:
             return self._refused("stale")
-        if not proof.verify(self._relay_key):  # before enrollment: a forger learns nothing
+        if not proof.verify(self._relay_key, purpose=purpose, subject=subject):
+            # checked before enrollment: a forger learns nothing
             return self._refused("bad_signature")
         device = proof.device.raw
+        remembered = purpose + device  # a proof's time is fresh for its own purpose
         if not await self._may_upload(device):
             return self._refused("unknown_device")
-        last = self._last.get(device)
+        last = self._last.get(remembered)
         if last is not None and proof.time_ms <= last:  # no await since the lookup
             return self._refused("replayed")
-        self._last[device] = proof.time_ms
-        self._last.move_to_end(device)
+        self._last[remembered] = proof.time_ms
+        self._last.move_to_end(remembered)
         while len(self._last) > PROOF_MEMORY_DEVICES:
             self._last.popitem(last=False)
         return proof.device

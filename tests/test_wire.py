@@ -7,6 +7,7 @@ import pytest
 
 from tests.vectors import generate_datachannel as dc_gen
 from vault.errors import MalformedError
+from vault.identity import DeviceIdentity, RelayIdentity
 from vault.wire import routes
 from vault.wire.datachannel import (
     ErrorMessage,
@@ -17,10 +18,12 @@ from vault.wire.datachannel import (
     parse_message,
     split_chunk,
 )
+from vault.wire.device_proof import MINT_TOKEN_CONTEXT, REVOKE_TOKEN_CONTEXT, DeviceProof
 from vault.wire.documents import (
     HeaderAccepted,
     IceConfig,
     IceServer,
+    MintedToken,
     RecordingEntry,
     RecordingList,
 )
@@ -192,7 +195,7 @@ def test_routes_join_any_relay_url() -> None:
 
 def test_every_route_is_versioned_or_operational() -> None:
     every = [value for value in vars(routes).values() if isinstance(value, routes.Route)]
-    assert len(every) == 12
+    assert len(every) == 14
     assert all(r.template.startswith(("/v1/", "/metrics", "/healthz", "/app/")) for r in every)
     assert routes.APP.path(path="phone/") == "/app/phone/"  # the browser app, not the API
 
@@ -294,3 +297,28 @@ def test_the_live_auth_message_parser_is_strict() -> None:
     ):
         with pytest.raises(MalformedError):
             LiveAuth.parse(text)
+
+
+def test_a_minted_token_document_is_parsed_strictly() -> None:
+    good = MintedToken("tg-token-" + "a" * 52, "0a1b2c3d")
+    assert MintedToken.parse(good.to_json()) == good
+    for bad in (
+        b'{"token": "tg-token-short", "token_id": "0a1b2c3d"}',
+        b'{"token": "tg-token-' + b"a" * 52 + b'", "token_id": "0A1B2C3D"}',
+        b'{"token_id": "0a1b2c3d"}',
+        b"[]",
+    ):
+        with pytest.raises(MalformedError):
+            MintedToken.parse(bad)
+
+
+def test_device_proofs_are_bound_to_their_purpose_and_subject() -> None:
+    device = DeviceIdentity.generate()
+    relay_key = RelayIdentity.generate().public
+    proof = DeviceProof.sign(
+        device, relay_key, 1_000, purpose=REVOKE_TOKEN_CONTEXT, subject=b"0a1b2c3d"
+    )
+    assert proof.verify(relay_key, purpose=REVOKE_TOKEN_CONTEXT, subject=b"0a1b2c3d")
+    assert not proof.verify(relay_key, purpose=REVOKE_TOKEN_CONTEXT, subject=b"ffffffff")
+    assert not proof.verify(relay_key, purpose=MINT_TOKEN_CONTEXT)
+    assert not proof.verify(relay_key)  # not a TURN login's

@@ -1,12 +1,14 @@
-"""The device proof of GET /v1/webrtc/config (docs/PROTOCOL.md §3.1).
-
-A device shows that it holds an enrolled device key by a fresh Ed25519 signature over the
-relay's key and the time (the relay chooses nothing: no extra round trip, no nonce store):
+"""The device proof (docs/PROTOCOL.md §3.1, §1.1): a device shows that it holds an
+enrolled device key by a fresh Ed25519 signature over what it asks for, the relay's key
+and the time (the relay chooses nothing: no extra round trip, no nonce store):
 
     Authorization: Testigo-Device <tg-device-…> <time_ms> <signature, 128 hex digits>
-    signature = SIG(device_sk, "testigo/v1 ice-request" || relay_key(32) || time_ms(8))
+    signature = SIG(device_sk, purpose || relay_key(32) || time_ms(8) || subject)
 
-The relay accepts it within PROOF_WINDOW_MS of its own clock, once per device and time.
+`purpose` names the request (a TURN login, minting a read token, withdrawing one), so a
+proof for one is worth nothing for another; `subject` is what it acts on (the token id
+to withdraw), empty otherwise. The relay accepts a proof within PROOF_WINDOW_MS of its
+own clock, once per device, purpose and time.
 """
 
 from dataclasses import dataclass
@@ -16,15 +18,19 @@ from vault.errors import MalformedError
 from vault.identity import DeviceIdentity
 from vault.keys import DeviceKey, RelayKey
 
-ICE_PROOF_CONTEXT: Final = b"testigo/v1 ice-request"
+ICE_PROOF_CONTEXT: Final = b"testigo/v1 ice-request"  # GET /v1/webrtc/config
+MINT_TOKEN_CONTEXT: Final = b"testigo/v1 token-request"  # POST /v1/devices/{device}/tokens
+REVOKE_TOKEN_CONTEXT: Final = b"testigo/v1 token-revoke"  # DELETE …/tokens/{token_id}
 PROOF_SCHEME: Final = "Testigo-Device"
 PROOF_WINDOW_MS: Final = 120_000  # either side of the relay's clock
 _SIGNATURE_SIZE: Final = 64
 _MAX_TIME_MS: Final = 2**64 - 1
 
 
-def proof_message(relay_key: RelayKey, time_ms: int) -> bytes:
-    return ICE_PROOF_CONTEXT + relay_key.raw + time_ms.to_bytes(8, "big")
+def proof_message(
+    relay_key: RelayKey, time_ms: int, purpose: bytes = ICE_PROOF_CONTEXT, subject: bytes = b""
+) -> bytes:
+    return purpose + relay_key.raw + time_ms.to_bytes(8, "big") + subject
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,25 @@ class DeviceProof:
     signature: bytes
 
     @classmethod
-    def sign(cls, identity: DeviceIdentity, relay_key: RelayKey, time_ms: int) -> Self:
-        return cls(identity.public, time_ms, identity.sign(proof_message(relay_key, time_ms)))
+    def sign(
+        cls,
+        identity: DeviceIdentity,
+        relay_key: RelayKey,
+        time_ms: int,
+        *,
+        purpose: bytes = ICE_PROOF_CONTEXT,
+        subject: bytes = b"",
+    ) -> Self:
+        message = proof_message(relay_key, time_ms, purpose, subject)
+        return cls(identity.public, time_ms, identity.sign(message))
 
-    def verify(self, relay_key: RelayKey) -> bool:
-        """True when the signature is the device key's over this relay and time."""
-        return self.device.verify(proof_message(relay_key, self.time_ms), self.signature)
+    def verify(
+        self, relay_key: RelayKey, *, purpose: bytes = ICE_PROOF_CONTEXT, subject: bytes = b""
+    ) -> bool:
+        """True when the signature is the device key's over this purpose, subject, relay
+        and time."""
+        message = proof_message(relay_key, self.time_ms, purpose, subject)
+        return self.device.verify(message, self.signature)
 
     def header_value(self) -> str:
         """The value of the request's Authorization header."""

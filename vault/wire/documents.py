@@ -6,6 +6,7 @@ page, a proxy's error, a truncated answer).
 """
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Self, TypeVar
 
@@ -307,3 +308,27 @@ class EnrollAnswer:
         return cls(
             b64url_decode(fields["relay_signature"], p.SIGNATURE_SIZE, "the relay signature")
         )
+
+
+@dataclass(frozen=True)
+class MintedToken:
+    """POST /v1/devices/{device}/tokens: a read token the device minted (PROTOCOL.md §1.1),
+    shown once, and its short id, by which the device withdraws it alone."""
+
+    token: str
+    token_id: str
+
+    def to_json(self) -> bytes:
+        return json.dumps({"token": self.token, "token_id": self.token_id}).encode()
+
+    @classmethod
+    def parse(cls, data: bytes) -> "MintedToken":
+        what = "minted token"
+        fields = _object(data, what)
+        token = _field(fields, "token", str, what)
+        token_id = _field(fields, "token_id", str, what)
+        if not re.fullmatch(r"tg-token-[a-z2-7]{52}", token) or not re.fullmatch(
+            r"[0-9a-f]{8}", token_id
+        ):
+            raise MalformedError(f"the relay's {what} is not a token and its id")
+        return cls(token, token_id)
