@@ -6,12 +6,13 @@ commands share (options.py) and the one way every error is shown (errors.py).
 
 import functools
 import json
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -62,6 +63,7 @@ from vault.passphrase import existing_passphrase, new_passphrase
 from vault.paths import data_home
 from vault.report_text import format_report
 from vault.verify import Status
+from vault.wire.errors import RelayError
 from vault.wire.invite import DEFAULT_EXPIRY_S, MAX_EXPIRY_S, MIN_EXPIRY_S
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ if TYPE_CHECKING:
     from stream.contact.watch import WatchEvent
     from stream.phone.session import RecordingSummary, RelayTarget
 
+T = TypeVar("T")
 EXIT_NOT_SAFE = 3
 PROGRESS_THRESHOLD_BYTES = 64 * 1024 * 1024
 SHORT_PASSPHRASE = 8
@@ -605,6 +608,103 @@ def _report_upload(summary: "RecordingSummary", as_json: bool = False) -> None:
         sys.exit(EXIT_NOT_SAFE)
     if failure is not None:
         sys.exit(failure.exit_code)
+
+
+@main.group()
+def tokens() -> None:
+    """Read tokens this device gives its contacts: minted by the device itself, with a
+    fresh proof by its key (docs/PROTOCOL.md §1.1), not by the relay's operator."""
+
+
+def _device_and_relay(
+    device_path: Path | None,
+    relay_url: str | None,
+    relay_key: RelayKey | None,
+    home: Path | None,
+    passphrase_fd: int | None,
+) -> tuple[DeviceIdentity, "RelayTarget"]:
+    target = _relay_target(relay_url, relay_key, home, required=True)
+    assert target is not None
+    return _load_device(device_path, home, passphrase_fd), target
+
+
+def _ask_relay(request: Coroutine[object, object, T]) -> T:
+    """Run a request to the relay; its refusal or its absence is one clear line."""
+    import asyncio
+
+    import aiohttp
+
+    from stream.relay_http import failure_text
+
+    try:
+        return asyncio.run(request)
+    except RelayError as refused:
+        fail(f"the relay refused: {refused}", refused.hint)
+    except (aiohttp.ClientError, OSError, TimeoutError) as error:
+        fail(f"the relay is out of reach: {failure_text(error)}", "check the URL and the network")
+
+
+@tokens.command("mint")
+@device_key_file_option
+@relay_url_option(required=False, help="The relay (default: the one `testigo setup` saved).")
+@relay_public_key_option("The relay's public key (tg-relay-...).")
+@home_option
+@passphrase_fd_option
+@json_option
+def tokens_mint(
+    device_path: Path | None,
+    relay_url: str | None,
+    relay_key: RelayKey | None,
+    home: Path | None,
+    passphrase_fd: int | None,
+    as_json: bool,
+) -> None:
+    """Mint a read token for one contact (shown once: give it to them alone)."""
+    from stream.phone.read_tokens import mint_read_token
+
+    identity, target = _device_and_relay(device_path, relay_url, relay_key, home, passphrase_fd)
+    minted = _ask_relay(mint_read_token(target.url, identity, target.key))
+    if as_json:
+        echo_json(
+            {"device": str(identity.public), "token": minted.token, "token_id": minted.token_id}
+        )
+    else:
+        click.echo(minted.token)
+    click.echo(
+        f"keep it secret: it lets its holder watch and download this device's sealed "
+        f"recordings; withdraw it with: testigo tokens revoke {minted.token_id}",
+        err=True,
+    )
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="TOKEN_ID")
+@device_key_file_option
+@relay_url_option(required=False, help="The relay (default: the one `testigo setup` saved).")
+@relay_public_key_option("The relay's public key (tg-relay-...).")
+@home_option
+@passphrase_fd_option
+def tokens_revoke(
+    token_id: str,
+    device_path: Path | None,
+    relay_url: str | None,
+    relay_key: RelayKey | None,
+    home: Path | None,
+    passphrase_fd: int | None,
+) -> None:
+    """Withdraw one contact's token (TOKEN_ID, as `tokens mint` printed it); the other
+    contacts keep theirs."""
+    from stream.phone.read_tokens import withdraw_read_token
+
+    if not re.fullmatch(r"[0-9a-f]{8}", token_id):
+        fail(
+            f"{token_id!r} is not a token id",
+            "a token id is 8 hex digits, e.g. 0a1b2c3d",
+            EXIT_USAGE,
+        )
+    identity, target = _device_and_relay(device_path, relay_url, relay_key, home, passphrase_fd)
+    _ask_relay(withdraw_read_token(target.url, identity, target.key, token_id))
+    click.echo(f"withdrew token {token_id}; the device's other tokens keep working", err=True)
 
 
 @main.command()

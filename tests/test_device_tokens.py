@@ -2,6 +2,7 @@
 relay process: what the device can do, and what a stranger with the URL, another device,
 or a replayed or misdirected proof cannot."""
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,10 +10,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from stream.demo.local_relay import LocalRelay
+from stream.demo.local_relay import LocalRelay, free_port
 from stream.phone.read_tokens import mint_read_token, withdraw_read_token
+from tests.cli_run import assert_clean_error, run_testigo
 from vault import DeviceIdentity
-from vault.identity import RelayIdentity
+from vault.identity import RelayIdentity, no_passphrase
 from vault.wire import routes
 from vault.wire.device_proof import (
     ICE_PROOF_CONTEXT,
@@ -21,8 +23,6 @@ from vault.wire.device_proof import (
     DeviceProof,
 )
 from vault.wire.errors import ErrorCode, RelayError
-
-pytestmark = pytest.mark.asyncio
 
 
 @pytest.fixture
@@ -58,6 +58,7 @@ async def post_mint(relay: LocalRelay, path_device: str, authorization: str | No
         return response.status
 
 
+@pytest.mark.asyncio
 async def test_the_device_mints_a_token_that_reads_and_withdraws_it_alone(
     relay: LocalRelay, device: DeviceIdentity
 ) -> None:
@@ -74,6 +75,7 @@ async def test_the_device_mints_a_token_that_reads_and_withdraws_it_alone(
     assert missing.value.code is ErrorCode.NOT_FOUND
 
 
+@pytest.mark.asyncio
 async def test_strangers_and_misdirected_proofs_mint_nothing(
     relay: LocalRelay, device: DeviceIdentity
 ) -> None:
@@ -101,12 +103,14 @@ async def test_strangers_and_misdirected_proofs_mint_nothing(
         assert await post_mint(relay, path, authorization) == 401, authorization
 
 
+@pytest.mark.asyncio
 async def test_a_proof_works_once(relay: LocalRelay, device: DeviceIdentity) -> None:
     proof = DeviceProof.sign(device, relay.key, now_ms(), purpose=MINT_TOKEN_CONTEXT)
     assert await post_mint(relay, str(device.public), proof.header_value()) == 200
     assert await post_mint(relay, str(device.public), proof.header_value()) == 401  # replayed
 
 
+@pytest.mark.asyncio
 async def test_a_withdrawal_proof_names_its_token(
     relay: LocalRelay, device: DeviceIdentity
 ) -> None:
@@ -125,8 +129,44 @@ async def test_a_withdrawal_proof_names_its_token(
     assert await reads(relay, device, kept.token) == 200
 
 
+@pytest.mark.asyncio
 async def test_a_revoked_device_mints_nothing(relay: LocalRelay, device: DeviceIdentity) -> None:
     relay.operate("revoke", str(device.public))
     with pytest.raises(RelayError) as refused:
         await mint_read_token(relay.url, device, relay.key)
     assert refused.value.code is ErrorCode.UNAUTHORIZED
+
+
+def test_the_command_line_mints_and_withdraws(relay: LocalRelay, tmp_path: Path) -> None:
+    made = run_testigo(
+        "keygen", "--role", "device", "-o", "phone.key", "--no-passphrase", cwd=tmp_path
+    )
+    assert made.code == 0, made.err
+    device = DeviceIdentity.load(tmp_path / "phone.key", no_passphrase)
+    relay.enroll(device.public)
+    where = ("--device", "phone.key", "--relay", relay.url, "--relay-key", str(relay.key))
+    minted = run_testigo("tokens", "mint", *where, "--json", cwd=tmp_path)
+    assert minted.code == 0, minted.err
+    document = json.loads(minted.out)
+    assert document["token"].startswith("tg-token-")
+    assert "testigo tokens revoke" in minted.err
+    withdrawn = run_testigo("tokens", "revoke", document["token_id"], *where, cwd=tmp_path)
+    assert withdrawn.code == 0, withdrawn.err
+    again = run_testigo("tokens", "revoke", document["token_id"], *where, cwd=tmp_path)
+    assert_clean_error(again, 1, "the relay refused")
+    bad = run_testigo("tokens", "revoke", "not-an-id", *where, cwd=tmp_path)
+    assert_clean_error(bad, 2, "is not a token id")
+
+
+def test_the_command_line_says_when_the_relay_is_out_of_reach(tmp_path: Path) -> None:
+    made = run_testigo(
+        "keygen", "--role", "device", "-o", "phone.key", "--no-passphrase", cwd=tmp_path
+    )
+    assert made.code == 0, made.err
+    closed = f"http://127.0.0.1:{free_port()}"
+    key = str(RelayIdentity.generate().public)
+    result = run_testigo(
+        "tokens", "mint", "--device", "phone.key", "--relay", closed, "--relay-key", key,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert_clean_error(result, 1, "out of reach")
