@@ -90,6 +90,7 @@ def create_app(
             max_viewers=settings.max_live_viewers,
             max_per_device=settings.max_live_viewers_per_device,
             max_per_holder=settings.max_live_viewers_per_token,
+            silence_seconds=settings.live_silence_seconds,
         )
         client = aiohttp.ClientSession()
         alerts = Alerts.from_environment(settings, enrollment, client)
