@@ -301,6 +301,7 @@ class Alerts:
         self._last_alert_ms: dict[tuple[Event, bytes], int] = {}  # per event and device
         self._progress: OrderedDict[RecordingKey, _Progress] = OrderedDict()
         self._ended: OrderedDict[RecordingKey, None] = OrderedDict()
+        self._known_ended: Callable[[bytes, bytes], bool] = lambda device, recording: False
         self._silences: Silences[RecordingKey] = Silences(
             settings.alert_silence_seconds, self._silent, max_keys=MAX_WATCHED + 1
         )
@@ -317,6 +318,11 @@ class Alerts:
             settings, enrollment, session, smtp_password=os.environ.get(SMTP_PASSWORD_VARIABLE)
         )
 
+    def use_ended(self, known_ended: Callable[[bytes, bytes], bool]) -> None:
+        """Where to learn that a recording ended before this relay run (`Ingest.known_ended`,
+        from the stored chunks): a late chunk of such a recording starts no silence watch."""
+        self._known_ended = known_ended
+
     # -- IngestListener --
 
     def header_stored(self, accepted: AcceptedRecording, data: bytes, *, new: bool) -> None:
@@ -327,7 +333,7 @@ class Alerts:
 
     def chunk_stored(self, accepted: AcceptedRecording, chunk: Chunk, data: bytes) -> None:
         key = (accepted.device, accepted.recording_id)
-        if chunk.kind is ChunkKind.END:
+        if chunk.kind is ChunkKind.END or self._known_ended(*key):
             self._silences.forget(key)
             self._progress.pop(key, None)
             self._ended[key] = None

@@ -97,6 +97,7 @@ def create_app(
         ingest = Ingest(
             backend, enrollment, identity, settings, app[METRICS], listeners=(hub, alerts)
         )
+        alerts.use_ended(ingest.known_ended)
         app[STORAGE] = backend
         app[ENROLLMENT] = enrollment
         app[INVITES] = Invites(backend, enrollment)

@@ -23,7 +23,7 @@ from relay_server import operator
 from relay_server.app import create_app
 from relay_server.settings import Settings
 from relay_server.silence import Silences
-from relay_server.state import ALERTS, LIVE
+from relay_server.state import ALERTS, LIVE, RELAY, SETTINGS
 from stream.contact.watch import (
     RecordingEnded,
     RecordingResumed,
@@ -274,3 +274,42 @@ async def test_silence_alerts_can_be_turned_off(
         recording = Recording(relay, device_identity, recipient)
         await recording.start()
         assert not server.app[ALERTS].watching(key.raw, recording.id)
+
+
+async def test_after_a_restart_only_recordings_that_send_again_are_watched(
+    aiohttp_server: AiohttpServer,
+    relay: LiveRelay,
+    hook: Hook,
+    device_identity: DeviceIdentity,
+    recipient: RecipientIdentity,
+) -> None:
+    settings = relay.server.app[SETTINGS]
+    ended = Recording(relay, device_identity, recipient)
+    await ended.start()
+    media = bytes(ended.sealer.seal(ChunkKind.MEDIA, b"moof-mdat"))
+    await relay.post_chunk(ended.id, media)
+    await ended.end()
+    cut = Recording(relay, device_identity, recipient)
+    await cut.start()
+    cut_media = bytes(cut.sealer.seal(ChunkKind.MEDIA, b"moof-mdat"))
+    await relay.post_chunk(cut.id, cut_media)
+    await relay.server.close()  # the relay stops before the cut recording's alert
+
+    server = await aiohttp_server(create_app(settings, relay=relay.server.app[RELAY]))
+    again = LiveRelay(server, str(server.make_url("")).rstrip("/"), "", relay.device, relay.http)
+    alerts = server.app[ALERTS]
+    device = relay.device.raw
+    assert not alerts.watching(device, cut.id)  # silent at the restart: not watched
+    # a chunk of the ended recording sent again (its receipt was lost): still ended
+    await again.post_chunk(ended.id, media)
+    assert not alerts.watching(device, ended.id)
+    # the cut recording's device sends again: watched, and alerted when it stops
+    await again.post_chunk(cut.id, cut_media)
+    assert alerts.watching(device, cut.id)
+    received: list[object] = []
+    while "recording_silent" not in received:
+        received.append((await hook.next())["event"])
+    assert received.count("recording_silent") == 1
+    async with asyncio.timeout(WAIT_S):
+        await alerts.wait_idle()
+    assert hook.received.empty()
