@@ -160,7 +160,12 @@ def seeds(name: str) -> list[bytes]:
         "receipts": [encode_receipts_file([bytes(sign_receipt(relay, c, 1)) for c in chunks])],
         "identity_file": [encode_identity(generate_identity(Role.LAWYER), None)],
         "key_strings": [str(recipient.public).encode(), str(device.public).encode()],
-        "live_messages": [b"\x01" + bytes(sealer.header), b"\x03\x00\x00\x00\x02", b"\x04\x01bye"],
+        "live_messages": [
+            b"\x01" + bytes(sealer.header),
+            b"\x03\x00\x00\x00\x02",
+            b"\x04\x01bye",
+            b"\x05" + bytes(16) + bytes(8) + b"\x00\x00\x0b\xb8",
+        ],
         "documents": [
             b'{"error": {"code": 8, "name": "conflict", "message": "x", "index": 3}}',
             b'{"device": "d", "recording_id": "r", "held": [[0, 4]]}',

@@ -90,12 +90,14 @@ def create_app(
             max_viewers=settings.max_live_viewers,
             max_per_device=settings.max_live_viewers_per_device,
             max_per_holder=settings.max_live_viewers_per_token,
+            silence_seconds=settings.live_silence_seconds,
         )
         client = aiohttp.ClientSession()
         alerts = Alerts.from_environment(settings, enrollment, client)
         ingest = Ingest(
             backend, enrollment, identity, settings, app[METRICS], listeners=(hub, alerts)
         )
+        alerts.use_ended(ingest.known_ended)
         app[STORAGE] = backend
         app[ENROLLMENT] = enrollment
         app[INVITES] = Invites(backend, enrollment)

@@ -220,6 +220,13 @@ class Ingest:
             raise RelayError(ErrorCode.NO_HEADER, "send the recording's header first")
         return await self.accept_header(data, stored=True)
 
+    def known_ended(self, device: bytes, recording_id: bytes) -> bool:
+        """Whether the recording's final chunk is stored, as far as memory tells (true for
+        a recording whose chunks were checked since the relay started and that ended;
+        false when unknown)."""
+        bounds = self._bounds.known(device, recording_id)
+        return bounds is not None and bounds.final is not None
+
     async def held_ranges(self, accepted: AcceptedRecording) -> list[tuple[int, int]]:
         """Ranges of the chunk indices of this recording already stored."""
         try:

@@ -5,15 +5,19 @@ progress: its header, its init chunk, and its latest metadata and media chunks, 
 viewer who joins late starts at the init segment and the latest fragment. Each viewer has
 its own bounded queue; the hub only ever appends to queues (no awaiting), so a slow viewer
 cannot hold up ingest or the other viewers. A viewer whose queue overflows loses its
-backlog, is told so (DROPPED), and resumes from the latest fragment.
+backlog, is told so (DROPPED), and resumes from the latest fragment. When the recording in
+progress has stored nothing new for `live_silence_seconds` (and no final chunk), its
+viewers (and those who join while it is silent) get SILENT; its next chunk ends that.
 
 The hub holds nothing a relay could not already read: headers and sealed chunks.
 """
 
 import asyncio
 import logging
+import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -22,11 +26,25 @@ from aiohttp import web
 
 from relay_server.ingest import AcceptedRecording
 from relay_server.logs import log_event
+from relay_server.silence import Silences
 from vault import Chunk, ChunkKind, DeviceKey
-from vault.wire.live import EndReason, LiveChunk, LiveDropped, LiveEnd, LiveHeader, LiveType
+from vault.wire.live import (
+    EndReason,
+    LiveChunk,
+    LiveDropped,
+    LiveEnd,
+    LiveHeader,
+    LiveSilent,
+    LiveType,
+)
 
 NO_INDEX: Final = -1
 SHUTDOWN_WAIT_S: Final = 2.0
+MAX_SILENCE_WATCHED: Final = 100_000  # devices whose recording in progress is timed
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,12 @@ class Outgoing:
     def end(cls, reason: EndReason, text: str) -> "Outgoing":
         return cls(LiveType.END, bytes(LiveEnd(reason, text)))
 
+    @classmethod
+    def silent(cls, recording_id: bytes, since_ms: int, silent_ms: int) -> "Outgoing":
+        return cls(
+            LiveType.SILENT, bytes(LiveSilent(recording_id, since_ms, silent_ms)), recording_id
+        )
+
 
 @dataclass
 class LiveRecording:
@@ -68,6 +92,8 @@ class LiveRecording:
     latest_metadata: Outgoing | None = None
     final: Outgoing | None = None
     last_index: int = NO_INDEX
+    last_ms: int = 0  # relay clock: its header or its last new chunk stored
+    silent: Outgoing | None = None  # SILENT, while nothing new has come for a while
 
     @property
     def ended(self) -> bool:
@@ -84,6 +110,8 @@ class LiveRecording:
             if m is not None and m.index > after_index
         ]
         messages.extend(sorted(later, key=lambda m: m.index))
+        if self.silent is not None and not self.ended:
+            messages.append(self.silent)
         return messages
 
 
@@ -199,7 +227,13 @@ class LiveHub:
         max_viewers: int,
         max_per_device: int | None = None,
         max_per_holder: int | None = None,
+        silence_seconds: float = 0.0,
+        clock_ms: Callable[[], int] = now_ms,
     ) -> None:
+        self._clock_ms = clock_ms
+        self._silences: Silences[bytes] = Silences(
+            silence_seconds, self._silent, max_keys=MAX_SILENCE_WATCHED
+        )
         self._queue_bytes = queue_bytes
         self._max_viewers = max_viewers
         self._max_per_device = max_viewers if max_per_device is None else max_per_device
@@ -228,8 +262,10 @@ class LiveHub:
             header.recording_id,
             header.created_ms,
             Outgoing.header(header.recording_id, data),
+            last_ms=self._clock_ms(),
         )
         self._recordings[accepted.device] = recording
+        self._silences.touch(accepted.device)
         self._publish(accepted.device, recording)
 
     def chunk_stored(self, accepted: AcceptedRecording, chunk: Chunk, data: bytes) -> None:
@@ -238,7 +274,29 @@ class LiveHub:
             return
         if not self.remember(recording, chunk, data):
             return
+        recording.last_ms = self._clock_ms()
+        recording.silent = None  # the chunk itself tells viewers that data flows again
+        if recording.ended:
+            self._silences.forget(accepted.device)
+        else:
+            self._silences.touch(accepted.device)
         self._publish(accepted.device, recording)
+
+    def _silent(self, device: bytes, silent_s: float) -> None:
+        """Nothing new of device's recording in progress for live_silence_seconds."""
+        recording = self.current(device)
+        if recording is None:
+            return
+        recording.silent = Outgoing.silent(
+            recording.recording_id, recording.last_ms, round(silent_s * 1000)
+        )
+        log_event(
+            logging.INFO,
+            "live.silent",
+            device=DeviceKey(device).fingerprint,
+            recording=recording.recording_id.hex(),
+        )
+        self._publish(device, recording)
 
     # -- state --
 
@@ -343,6 +401,7 @@ class LiveHub:
 
     async def close_all(self, timeout: float = SHUTDOWN_WAIT_S) -> None:
         """Tell every viewer the relay is going away and wait (a little) for them to go."""
+        self._silences.close()
         every = [v for viewers in self._viewers.values() for v in viewers]
         for viewer in every:
             viewer.close(Outgoing.end(EndReason.SHUTDOWN, "the relay is shutting down"))

@@ -76,6 +76,10 @@ class RecordingBounds:
             return bounds
         return await asyncio.shield(loading)
 
+    def known(self, device: bytes, recording_id: bytes) -> Bounds | None:
+        """The recording's bounds if they are in memory (nothing is read)."""
+        return self._bounds.get((device, recording_id))
+
     async def _load(self, device: bytes, recording_id: bytes) -> Bounds:
         indices = [i async for i in self._storage.chunk_indices(device, recording_id)]
         bounds = Bounds()

@@ -246,6 +246,13 @@ class Settings:
     max_live_viewers_per_token: int = _setting(
         4, "Concurrent live viewers with one read token; more get `busy`.", minimum=0
     )
+    live_silence_seconds: float = _setting(
+        3.0,
+        "Tell live viewers when the recording in progress has stored nothing for this long "
+        "without its final chunk (`testigo watch` shows `no data for N s`); 0: never.",
+        minimum=0.0,
+        maximum=3600,
+    )
     public_url: str = _setting(
         "",
         "The relay's URL as contacts reach it (`testigo watch --relay URL`), used in alerts; "
@@ -286,6 +293,14 @@ class Settings:
         60.0,
         "A device's recordings started within this long of its last alert alert nobody "
         "again (a restarted recording, or a flood of headers).",
+        minimum=0.0,
+        maximum=86400,
+    )
+    alert_silence_seconds: float = _setting(
+        15.0,
+        "Alert a device's targets when one of its recordings has stored nothing for this "
+        "long without its final chunk (the phone went silent: seized, broken, no signal); "
+        "0: never.",
         minimum=0.0,
         maximum=86400,
     )

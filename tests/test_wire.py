@@ -36,6 +36,7 @@ from vault.wire.live import (
     LiveEnd,
     LiveHeader,
     LiveMessage,
+    LiveSilent,
     parse_live_message,
 )
 from vault.wire.live_auth import LiveAuth
@@ -50,6 +51,10 @@ from vault.wire.live_auth import LiveAuth
         (LiveChunk(b"\x00" * 200), b"\x02" + b"\x00" * 200),
         (LiveDropped(258), b"\x03\x00\x00\x01\x02"),
         (LiveEnd(EndReason.SHUTDOWN, "bye"), b"\x04\x01bye"),
+        (
+            LiveSilent(bytes(range(16)), 0x0102030405060708, 3000),
+            b"\x05" + bytes(range(16)) + bytes(range(1, 9)) + b"\x00\x00\x0b\xb8",
+        ),
     ],
 )
 def test_live_messages_round_trip(message: LiveMessage, encoded: bytes) -> None:
@@ -61,18 +66,26 @@ def test_live_messages_round_trip(message: LiveMessage, encoded: bytes) -> None:
     ("data", "reason"),
     [
         (b"", "empty message"),
-        (b"\x05abc", "unknown message type 0x05"),
+        (b"\x06abc", "unknown message type 0x06"),
         (b"\x01", "HEADER is empty"),
         (b"\x02", "CHUNK is empty"),
         (b"\x03\x00\x00\x01", "DROPPED has the wrong length"),
         (b"\x03\x00\x00\x00\x01\x00", "DROPPED has the wrong length"),
         (b"\x04", "END has the wrong length"),
         (b"\x04\x01" + b"x" * (MAX_END_TEXT + 1), "END has the wrong length"),
+        (b"\x05", "SILENT has the wrong length"),
+        (b"\x05" + bytes(27), "SILENT has the wrong length"),
+        (b"\x05" + bytes(29), "SILENT has the wrong length"),
     ],
 )
 def test_malformed_live_messages_are_rejected(data: bytes, reason: str) -> None:
     with pytest.raises(MalformedError, match=reason):
         parse_live_message(data)
+
+
+def test_live_silent_caps_a_very_long_silence_instead_of_failing() -> None:
+    encoded = bytes(LiveSilent(bytes(16), 1, 2**40))
+    assert parse_live_message(encoded) == LiveSilent(bytes(16), 1, 2**32 - 1)
 
 
 def test_live_end_text_is_cut_on_a_character_boundary() -> None:

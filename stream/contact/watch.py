@@ -8,7 +8,9 @@ fragments to a growing fragmented MP4 that a player can follow (flushed after ea
 fragment). Everything it sees is reported as a `WatchEvent`: recording started, chunk
 received (with the delay from the device's seal time), gaps, location updates,
 rejected chunks, media without an init segment (unplayable), backlog dropped by the
-relay, recording ended (complete only with its final chunk and playable), disconnections.
+relay, the recording going silent (the relay got nothing new of it for a while, without
+its final chunk) and data flowing again, recording ended (complete only with its final
+chunk and playable), disconnections.
 
 The relay forwards ciphertext only; a contact whose identity opens no stanza gets
 `NotForMeError`. A lost connection is retried with backoff (the relay resumes the viewer
@@ -44,6 +46,7 @@ from vault.wire.live import (
     LiveDropped,
     LiveEnd,
     LiveHeader,
+    LiveSilent,
     parse_live_message,
 )
 
@@ -152,6 +155,23 @@ class BacklogDropped:
 
 
 @dataclass(frozen=True)
+class RecordingSilent:
+    """The relay has stored nothing new of the recording for silent_ms (by the relay's
+    count), and not its final chunk: the phone stopped sending (taken, off, no signal)."""
+
+    recording_id: str
+    silent_ms: int
+
+
+@dataclass(frozen=True)
+class RecordingResumed:
+    """Chunks of a silent recording arrive again, after silent_ms without any."""
+
+    recording_id: str
+    silent_ms: int
+
+
+@dataclass(frozen=True)
 class RecordingEnded:
     """final: the final chunk arrived; otherwise a newer recording replaced this one or the
     watch stopped. complete: final, and the media can be played (an init segment came
@@ -176,6 +196,8 @@ WatchEvent = (
     | ChunkRejected
     | MediaWithoutInit
     | BacklogDropped
+    | RecordingSilent
+    | RecordingResumed
     | RecordingEnded
 )
 
@@ -211,6 +233,8 @@ class _Following:
         self.verifier = verifier
         self.summary = RecordingSummary(header.recording_id.hex(), output)
         self.last_index = -1
+        # while silent: the relay's silence when it said so, and our clock then
+        self.silent: tuple[int, int] | None = None
         self._file: BinaryIO | None = None
         self._init_written = False
         if output is not None:
@@ -286,6 +310,17 @@ class _Watcher:
                 self._emit(BacklogDropped(count))
             case LiveEnd(_reason, text):
                 raise _RelayEnded(text)
+            case LiveSilent(recording_id, _since_ms, silent_ms):
+                self._silent(recording_id, silent_ms)
+
+    def _silent(self, recording_id: bytes, silent_ms: int) -> None:
+        current = self._current
+        if current is None or current.header.recording_id != recording_id:
+            return  # not the recording we follow (ended, or of before a reconnect)
+        if current.silent is not None:
+            return  # said again (after a reconnect): still the same silence
+        current.silent = (silent_ms, now_ms())
+        self._emit(RecordingSilent(current.recording_id, silent_ms))
 
     def _path(self, number: int) -> Path | None:
         if self._output is None or number == 1:
@@ -359,6 +394,11 @@ class _Watcher:
             summary.gaps.append((gap.first, gap.last))
             self._emit(GapDetected(summary.recording_id, gap.first, gap.last))
         current.last_index = chunk.index
+        if current.silent is not None:
+            relay_silent_ms, told_ms = current.silent
+            current.silent = None
+            silent_ms = relay_silent_ms + max(0, received_ms - told_ms)
+            self._emit(RecordingResumed(summary.recording_id, silent_ms))
         summary.chunks += 1
         summary.last_index = chunk.index
         if summary.first_index is None:

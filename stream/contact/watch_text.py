@@ -13,6 +13,8 @@ from stream.contact.watch import (
     LocationUpdate,
     MediaWithoutInit,
     RecordingEnded,
+    RecordingResumed,
+    RecordingSilent,
     RecordingStarted,
     WatchEvent,
 )
@@ -67,6 +69,14 @@ def describe(event: WatchEvent, *, show_location: bool) -> str | None:
             f"  WARNING: chunk {event.index} is genuine media but no init segment came "
             "before it: it cannot be played"
         )
+    if isinstance(event, RecordingSilent):
+        return (
+            f"  NO DATA for {event.silent_ms / 1000:.0f} s: the phone stopped sending without "
+            "ending the recording (taken, switched off or out of signal?); what arrived is "
+            "safe on the relay; waiting for more"
+        )
+    if isinstance(event, RecordingResumed):
+        return f"  data again, after {event.silent_ms / 1000:.0f} s without any"
     if isinstance(event, RecordingEnded):
         return _ended(event)
     assert_never(event)

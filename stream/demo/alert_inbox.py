@@ -3,6 +3,7 @@
 import asyncio
 import json
 import threading
+from collections.abc import Callable
 from typing import Final
 
 from aiohttp import web
@@ -16,6 +17,7 @@ class AlertInbox:
     def __init__(self) -> None:
         self.received: list[dict[str, object]] = []
         self._arrived = threading.Event()
+        self._changed = threading.Condition()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -35,12 +37,26 @@ class AlertInbox:
     async def _receive(self, request: web.Request) -> web.Response:
         document = await request.json()
         if isinstance(document, dict):
-            self.received.append({str(k): v for k, v in document.items()})
-            self._arrived.set()
+            with self._changed:
+                self.received.append({str(k): v for k, v in document.items()})
+                self._arrived.set()
+                self._changed.notify_all()
         return web.Response(status=204)
 
     def wait(self, timeout: float = WAIT_S) -> bool:
         return self._arrived.wait(timeout)
+
+    def wait_for(
+        self, condition: Callable[[list[dict[str, object]]], bool], timeout: float = WAIT_S
+    ) -> bool:
+        """Wait until condition(the alerts received so far) holds; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: condition(list(self.received)), timeout)
+
+    def events(self) -> list[object]:
+        """The `event` of every alert received so far, in order."""
+        with self._changed:
+            return [alert.get("event") for alert in self.received]
 
     def close(self) -> None:
         async def stop() -> None:

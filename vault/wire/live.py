@@ -15,6 +15,7 @@ MAX_END_TEXT: Final = 1024
 MAX_LIVE_MESSAGE: Final = 1 + CHUNK_PREAMBLE_SIZE + MAX_CHUNK_SIZE_LIMIT
 
 _COUNT = struct.Struct(">I")
+_SILENT = struct.Struct(">16sQI")  # recording_id, since_ms, silent_ms
 
 
 class LiveType(IntEnum):
@@ -24,6 +25,7 @@ class LiveType(IntEnum):
     CHUNK = 0x02
     DROPPED = 0x03
     END = 0x04
+    SILENT = 0x05
 
 
 class EndReason(IntEnum):
@@ -97,13 +99,37 @@ class LiveEnd:
         return cls(data[1], bytes(data[2:]).decode("utf-8", "replace"))
 
 
-LiveMessage = LiveHeader | LiveChunk | LiveDropped | LiveEnd
+@dataclass(frozen=True)
+class LiveSilent:
+    """The relay has stored nothing of recording recording_id (the recording in progress,
+    not ended) since since_ms (relay clock: its last stored chunk, or its header), that is
+    for silent_ms when this was sent. The next CHUNK of it means data flows again."""
+
+    recording_id: bytes
+    since_ms: int
+    silent_ms: int
+
+    def __bytes__(self) -> bytes:
+        return bytes([LiveType.SILENT]) + _SILENT.pack(
+            self.recording_id, self.since_ms, min(self.silent_ms, 2**32 - 1)
+        )
+
+    @classmethod
+    def parse(cls, data: bytes) -> Self:
+        if len(data) != 1 + _SILENT.size:
+            raise MalformedError("live SILENT has the wrong length")
+        recording_id, since_ms, silent_ms = _SILENT.unpack_from(data, 1)
+        return cls(recording_id, since_ms, silent_ms)
+
+
+LiveMessage = LiveHeader | LiveChunk | LiveDropped | LiveEnd | LiveSilent
 
 _PARSERS: dict[int, type[LiveMessage]] = {
     LiveType.HEADER: LiveHeader,
     LiveType.CHUNK: LiveChunk,
     LiveType.DROPPED: LiveDropped,
     LiveType.END: LiveEnd,
+    LiveType.SILENT: LiveSilent,
 }
 
 
