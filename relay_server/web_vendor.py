@@ -40,10 +40,16 @@ _ESM: Final = "dist/modules-sumo-esm"
 
 # What is vendored. Versions come from package.json; libsodium-wrappers-sumo 0.8.4 is the
 # build with crypto_pwhash (Argon2id) whose ES modules work (0.7.16 and 0.8.3 did not).
+# mediabunny is used only as a fragmented-MP4 muxer of packets the page encodes itself:
+# none of its blob: workers (MediaStreamTrack sources, alpha, unthrottled timers), which
+# the CSP's worker-src 'self' refuses, is ever started.
 WANTED: Final = (
     ("libsodium-wrappers.mjs", "libsodium-wrappers-sumo", f"{_ESM}/libsodium-wrappers.mjs"),
     ("libsodium-sumo.mjs", "libsodium-sumo", f"{_ESM}/libsodium-sumo.mjs"),
     ("LICENSE-libsodium.txt", "libsodium-wrappers-sumo", "LICENSE"),
+    # the MP4 muxer of phone/webcodecs_capture.js (MPL-2.0): its single-file ES module
+    ("mediabunny.mjs", "mediabunny", "dist/bundles/mediabunny.min.mjs"),
+    ("LICENSE-mediabunny.txt", "mediabunny", "LICENSE"),
 )
 
 

@@ -57,6 +57,7 @@ async def test_the_phone_page_is_served_with_a_strict_policy(
     [
         ("/app/lib/format.js", "text/javascript; charset=utf-8"),
         ("/app/vendor/libsodium-wrappers.mjs", "text/javascript; charset=utf-8"),
+        ("/app/vendor/mediabunny.mjs", "text/javascript; charset=utf-8"),
         ("/app/phone/style.css", "text/css; charset=utf-8"),
     ],
 )

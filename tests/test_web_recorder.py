@@ -110,21 +110,47 @@ def record(page: "Page", chunks: int) -> str:
     return recording
 
 
-def test_invite_record_verify_decrypt(setup: Setup) -> None:
+# Each capture the page can record with (phone/recorder.js, issue 12), forced through the
+# page's root element, and the codecs its chunks then hold (the header's media_type).
+CAPTURES = {
+    "webcodecs": "video/mp4;codecs=avc1.42001f,opus",  # WebCodecs encoders + mediabunny
+    "mediarecorder": "video/mp4;codecs=avc1.42E01E,opus",  # MediaRecorder, cut by us
+}
+
+
+def force_capture(page: "Page", capture: str) -> None:
+    """Make the tap record with this capture, and note anything the CSP refuses."""
+    page.evaluate(f"() => {{ document.documentElement.dataset.capture = {json.dumps(capture)}; }}")
+    page.evaluate(CSP_WATCH)
+
+
+# What the page's Content-Security-Policy refused (a blob: worker, eval…), kept on <body>.
+CSP_WATCH = """
+() => document.addEventListener("securitypolicyviolation", (event) => {
+  document.body.dataset.refused = `${event.violatedDirective} ${event.blockedURI}`;
+})
+"""
+
+
+@pytest.mark.parametrize("capture", sorted(CAPTURES))
+def test_invite_record_verify_decrypt(setup: Setup, capture: str) -> None:
     link = setup.invite()
     with chromium_page(setup.workdir / "profile") as page:
         device = set_up_phone(page, link, setup.contact)
+        force_capture(page, capture)
         recording = start_recording(page)
+        assert page.get_attribute("#status", "data-media-type") == CAPTURES[capture]
         wait_for_sealed(page, seconds=RECORD_SECONDS)
         stop_and_drain(page)
         network = page.get_attribute("#status", "data-network")
+        assert page.get_attribute("body", "data-refused") is None  # the CSP refused nothing
     assert network in ("webrtc", "https")
     setup.fetch(device, "evidence.tgr")
     code, report = setup.verify("evidence.tgr")
     assert code == 0, report
     assert report["status"] == "complete"
     assert report["recording_id"] == recording
-    assert str(report["media_type"]).startswith("video/mp4")
+    assert report["media_type"] == CAPTURES[capture]
     decrypted = run_testigo(
         "decrypt", "evidence.tgr", "--identity", "contact.key", "-o", "evidence.mp4",
         cwd=setup.workdir,
@@ -135,9 +161,12 @@ def test_invite_record_verify_decrypt(setup: Setup) -> None:
         assert container.streams.audio, "the microphone's track is in the file"
         rate = float(video.average_rate or video.guessed_rate or 30)
         times = [float(frame.time) for frame in container.decode(video=0) if frame.time is not None]
+    with av.open(str(setup.workdir / "evidence.mp4")) as container:
+        heard = sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
     seconds = max(times) - min(times)  # fragmented MP4: the span of the frames decoded
     assert seconds >= RECORD_SECONDS - 1, seconds
     assert len(times) >= 0.9 * seconds * rate, (len(times), seconds, rate)
+    assert heard >= RECORD_SECONDS - 1, heard  # the sound lasts as long as the picture
 
 
 def test_a_used_invite_sets_nothing_up(setup: Setup) -> None:

@@ -183,6 +183,16 @@ async function safeSeconds(spool, recording) {
 }
 
 /**
+ * The capture the tests and benches force by setting `data-capture` on the page's root
+ * element ("webcodecs" or "mediarecorder"); otherwise the browser's best.
+ * @returns {import("./recorder.js").CaptureChoice}
+ */
+function forcedCapture() {
+  const forced = document.documentElement.dataset["capture"];
+  return forced === "webcodecs" || forced === "mediarecorder" ? forced : "auto";
+}
+
+/**
  * @param {Spool} spool
  * @param {StoredDeviceKey} stored
  * @param {PublicKey} relay
@@ -263,6 +273,7 @@ function startRecorderScreen(spool, stored, relay, book) {
       signer,
       recipients: book.recipients(),
       location: typed("location", HTMLInputElement).checked,
+      capture: forcedCapture(),
       onSpooled: (event) => {
         // what is sealed and stored on the phone so far (the tests and the benches read it)
         status.dataset["sealed"] = String(event.index + 1);
@@ -282,6 +293,7 @@ function startRecorderScreen(spool, stored, relay, book) {
     }
     current = recorder.recordingId;
     status.dataset["recording"] = current;
+    status.dataset["mediaType"] = recorder.mediaType; // which capture records (tests, benches)
     wakeLock = await navigator.wakeLock?.request("screen").catch(() => null) ?? null;
     button.dataset["state"] = "recording";
     button.textContent = t("record.stop");
