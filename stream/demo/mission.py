@@ -26,6 +26,7 @@ from stream.demo.browser_phone import (
     start_recording,
     stop_and_drain,
     wait_for_receipts,
+    wait_for_sealed,
 )
 from stream.demo.chromium import chromium_page, missing_browser
 from stream.demo.local_relay import LocalRelay, cli_command, free_port
@@ -294,12 +295,12 @@ def _browser_phone(
     with chromium_page(demo.workdir / "browser-profile") as page:
         phone = DeviceKey.parse(set_up_phone(page, invite["link"], contact))
         demo.echo(f"  the page made its own device key {phone} and enrolled it with the link")
-        demo.echo("  added Ana by her key; tapped Record (Chromium's fake camera) ...")
+        demo.echo("  added Ana by her key; tapped Record (Chromium's fake camera), 5 s ...")
         started = time.monotonic()
         start_recording(page)
         wait_for_receipts(page, 1)
         figures["browser: tap to first receipt"] = f"{time.monotonic() - started:.2f} s"
-        wait_for_receipts(page, 6)
+        wait_for_sealed(page, seconds=5)
         stop_and_drain(page)
         network = page.get_attribute("#status", "data-network")
         figures["browser: chunks receipted"] = f"{receipted(page)} (over {network})"
