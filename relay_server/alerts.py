@@ -61,6 +61,22 @@ def utc_text(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
+def _closing_lines(instructions_url: str) -> list[str]:
+    """How every notice ends: where to read how to watch, and what it does not hold."""
+    lines = [f"How to watch: {instructions_url}", ""] if instructions_url else []
+    return [*lines, "This message holds nothing of the recording itself; only you can open it."]
+
+
+def _email(sender: str, recipient: str, subject: str, text: str) -> bytes:
+    """A notice as an RFC 5322 message."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message.set_content(text)
+    return message.as_bytes()
+
+
 class AlertFailed(Exception):
     """One attempt to deliver an alert failed; the message is safe to log."""
 
@@ -114,19 +130,12 @@ class Notice:
             f"    {self.watch_command} --identity YOUR-KEY-FILE",
             "",
         ]
-        if self.instructions_url:
-            lines += [f"How to watch: {self.instructions_url}", ""]
-        lines += ["This message holds nothing of the recording itself; only you can open it."]
+        lines += _closing_lines(self.instructions_url)
         return "\n".join(lines) + "\n"
 
     def email(self, sender: str, recipient: str) -> bytes:
-        """The notice as an RFC 5322 message."""
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = recipient
-        message["Subject"] = f"Testigo: recording started ({self.device.fingerprint})"
-        message.set_content(self.text())
-        return message.as_bytes()
+        subject = f"Testigo: recording started ({self.device.fingerprint})"
+        return _email(sender, recipient, subject, self.text())
 
 
 @dataclass(frozen=True)
@@ -192,20 +201,12 @@ class SilentNotice:
             f"    {self.watch_command} --identity YOUR-KEY-FILE",
             "",
         ]
-        if self.instructions_url:
-            lines += [f"How to watch: {self.instructions_url}", ""]
-        lines += ["This message holds nothing of the recording itself; only you can open it."]
+        lines += _closing_lines(self.instructions_url)
         return "\n".join(lines) + "\n"
 
     def email(self, sender: str, recipient: str) -> bytes:
-        message = EmailMessage()
-        message["From"] = sender
-        message["To"] = recipient
-        message["Subject"] = (
-            f"Testigo: recording stopped without being ended ({self.device.fingerprint})"
-        )
-        message.set_content(self.text())
-        return message.as_bytes()
+        subject = f"Testigo: recording stopped without being ended ({self.device.fingerprint})"
+        return _email(sender, recipient, subject, self.text())
 
 
 AnyNotice = Notice | SilentNotice
