@@ -143,6 +143,9 @@ def test_invite_record_verify_decrypt(setup: Setup, capture: str) -> None:
         wait_for_sealed(page, seconds=RECORD_SECONDS)
         stop_and_drain(page)
         network = page.get_attribute("#status", "data-network")
+        # what the person reads: every second recorded is safely off the phone
+        safe = (page.locator("#safe").text_content() or "").split(" s ")[0]
+        assert int(safe) >= RECORD_SECONDS - 1, safe
         assert page.get_attribute("body", "data-refused") is None  # the CSP refused nothing
     assert network in ("webrtc", "https")
     setup.fetch(device, "evidence.tgr")

@@ -23,6 +23,7 @@ from vault.wire.invite import (
     enrolled_message,
     verify_invite_signature,
 )
+from vault.wire.live_auth import CAPABILITY_TOKEN
 
 JSONObject = dict[str, object]
 T = TypeVar("T")
@@ -327,8 +328,6 @@ class MintedToken:
         fields = _object(data, what)
         token = _field(fields, "token", str, what)
         token_id = _field(fields, "token_id", str, what)
-        if not re.fullmatch(r"tg-token-[a-z2-7]{52}", token) or not re.fullmatch(
-            r"[0-9a-f]{8}", token_id
-        ):
+        if not CAPABILITY_TOKEN.fullmatch(token) or not re.fullmatch(r"[0-9a-f]{8}", token_id):
             raise MalformedError(f"the relay's {what} is not a token and its id")
         return cls(token, token_id)

@@ -29,7 +29,8 @@ LIVE_AUTH_SECONDS: Final = 5.0  # the relay waits this long for the first messag
 CLOSE_UNAUTHORIZED: Final = 4401  # no, a malformed, late or wrong token
 CLOSE_BUSY: Final = 4503  # too many live viewers (as `busy`, §5)
 
-_TOKEN = re.compile(r"tg-token-[a-z2-7]{52}")
+# The text form of a capability token (PROTOCOL.md §1): "tg-token-" and 52 base32 letters.
+CAPABILITY_TOKEN: Final = re.compile(r"tg-token-[a-z2-7]{52}")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class LiveAuth:
     token: str
 
     def __post_init__(self) -> None:
-        if not _TOKEN.fullmatch(self.token):
+        if not CAPABILITY_TOKEN.fullmatch(self.token):
             raise MalformedError("not a capability token")
 
     def __str__(self) -> str:

@@ -126,7 +126,7 @@ export class RecordingSealer {
    * @param {number} kind one of ChunkKind
    * @param {Uint8Array} plaintext
    * @param {number} [deviceTimeMs]
-   * @returns {Promise<{chunk: Chunk, bytes: Uint8Array}>}
+   * @returns {Promise<{chunk: Chunk, bytes: Uint8Array, hash: Uint8Array}>} hash: its chunk_hash (what its receipt names)
    */
   seal(kind, plaintext, deviceTimeMs) {
     const sealed = this.queue.then(() => this.sealNow(kind, plaintext, deviceTimeMs ?? Date.now()));
@@ -160,7 +160,7 @@ export class RecordingSealer {
       this.finished = true;
       this.payloadKey.fill(0);
     }
-    return { chunk, bytes: chunkBytes(chunk) };
+    return { chunk, bytes: chunkBytes(chunk), hash: this.prevHash };
   }
 
   /** The end chunk (an empty plaintext or a JSON object such as {"reason": "stopped"}). @param {Record<string, unknown>} [end] */

@@ -170,16 +170,50 @@ function wireContactForm(book) {
   };
 }
 
-/** Seconds from the start of the recording that are safely off the phone (contiguous receipts). @param {Spool} spool @param {string} recording */
-async function safeSeconds(spool, recording) {
-  const spooled = await spool.recording(recording);
-  if (spooled === undefined) return 0;
-  let last = spooled.createdMs;
-  for (const chunk of await spool.chunks(recording)) {
-    if (chunk.receipt === null) break;
-    last = chunk.deviceTimeMs;
+/**
+ * How much of the current recording is safely off the phone: the device time of the last
+ * chunk such that it and every chunk before it have a verified receipt. Kept in memory
+ * from the recorder's and the uploader's events (reading the spool at every receipt would
+ * read the whole recording again each time).
+ */
+class SafeSpan {
+  /** @param {string} recording @param {number} createdMs */
+  constructor(recording, createdMs) {
+    this.recording = recording;
+    this.createdMs = createdMs;
+    /** @type {Map<number, number>} index → device time, of chunks spooled, not yet counted */
+    this.times = new Map();
+    /** @type {Set<number>} receipted indices above the safe one */
+    this.receipted = new Set();
+    this.next = 0;
+    this.lastTimeMs = createdMs;
   }
-  return Math.max(0, Math.round((last - spooled.createdMs) / 1000));
+
+  /** @param {number} index @param {number} deviceTimeMs */
+  spooled(index, deviceTimeMs) {
+    this.times.set(index, deviceTimeMs);
+    this.advance();
+  }
+
+  /** @param {string} recording @param {number} index */
+  receipt(recording, index) {
+    if (recording !== this.recording) return;
+    this.receipted.add(index);
+    this.advance();
+  }
+
+  advance() {
+    while (this.receipted.has(this.next) && this.times.has(this.next)) {
+      this.lastTimeMs = /** @type {number} */ (this.times.get(this.next));
+      this.times.delete(this.next);
+      this.receipted.delete(this.next);
+      this.next += 1;
+    }
+  }
+
+  get seconds() {
+    return Math.max(0, Math.round((this.lastTimeMs - this.createdMs) / 1000));
+  }
 }
 
 /**
@@ -206,6 +240,8 @@ function startRecorderScreen(spool, stored, relay, book) {
   let recorder = null;
   /** @type {string | null} */
   let current = null;
+  /** @type {SafeSpan | null} */
+  let safe = null;
   let startedAt = 0;
   /** @type {WakeLockSentinel | null} */
   let wakeLock = null;
@@ -222,11 +258,11 @@ function startRecorderScreen(spool, stored, relay, book) {
       ? t(/** @type {StringKey} */ (`problem.${upload.problem}`))
       : t(/** @type {StringKey} */ (`record.network_${upload.network}`));
     byId("pending").textContent = upload.pending > 0 ? `${upload.pending} ${t("record.pending")}` : "";
-    if (current !== null) byId("safe").textContent = `${await safeSeconds(spool, current)} s ${t("record.safe")}`;
+    if (safe !== null) byId("safe").textContent = `${safe.seconds} s ${t("record.safe")}`;
     if (upload.problem !== null && !retrying) say(t(/** @type {StringKey} */ (`problem.${upload.problem}`)));
     else if (recorder === null && current !== null && upload.pending === 0 && upload.current) say(t("record.all_safe"));
   };
-  const uploader = new Uploader({ spool, origin: location.origin, relayKey: relay.raw, signer, deviceKeyString: device, onStatus: (s) => void showStatus(s) });
+  const uploader = new Uploader({ spool, origin: location.origin, relayKey: relay.raw, signer, deviceKeyString: device, onStatus: (s) => void showStatus(s), onReceipt: (recording, index) => safe?.receipt(recording, index) });
   void uploader.run();
 
   const button = typed("record", HTMLButtonElement);
@@ -278,6 +314,8 @@ function startRecorderScreen(spool, stored, relay, book) {
         // what is sealed and stored on the phone so far (the tests and the benches read it)
         status.dataset["sealed"] = String(event.index + 1);
         status.dataset["sealedMs"] = String(event.deviceTimeMs - startedAt);
+        if (safe === null || safe.recording !== event.recording) safe = new SafeSpan(event.recording, event.createdMs);
+        safe.spooled(event.index, event.deviceTimeMs);
         uploader.wake();
       },
       onFailure: () => {

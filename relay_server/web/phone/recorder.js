@@ -10,7 +10,7 @@
 // gets; Recorder.start's `capture` option forces one (tests, benches).
 
 import { toHex } from "../lib/bytes.js";
-import { ChunkKind, chunkHash } from "../lib/format.js";
+import { ChunkKind } from "../lib/format.js";
 import { RecordingSealer } from "../lib/seal.js";
 import { Fmp4Splitter } from "./fmp4_split.js";
 import { WebCodecsCapture, webCodecsConfig } from "./webcodecs_capture.js";
@@ -61,6 +61,7 @@ export function openCamera(facing) {
  * @property {number} index
  * @property {number} kind
  * @property {number} deviceTimeMs
+ * @property {number} createdMs the recording's (its header's) creation time
  */
 
 /**
@@ -168,7 +169,7 @@ export class Recorder {
     try {
       const sealer = await RecordingSealer.start({ signer, recipients, mediaType: source.mediaType });
       const id = toHex(sealer.header.recordingId);
-      await spool.putRecording({ id, header: sealer.headerBytes, createdMs: sealer.header.createdMs, ended: false });
+      await spool.putRecording({ id, header: sealer.headerBytes, createdMs: sealer.header.createdMs });
       recorder.begin(source, sealer, id);
     } catch (error) {
       await source.stop().catch(() => undefined);
@@ -238,9 +239,9 @@ export class Recorder {
   /** Seal, then commit to the spool, then tell: only then may it be sent. @param {number} kind @param {Uint8Array} plaintext */
   async spoolChunk(kind, plaintext) {
     const sealer = /** @type {RecordingSealer} */ (this.sealer);
-    const { chunk, bytes } = await sealer.seal(kind, plaintext);
-    await this.spool.putChunk({ recording: this.id, index: chunk.index, bytes, chunkHash: chunkHash(chunk), deviceTimeMs: chunk.deviceTimeMs }, chunk.final);
-    this.onSpooled({ recording: this.id, index: chunk.index, kind, deviceTimeMs: chunk.deviceTimeMs });
+    const { chunk, bytes, hash } = await sealer.seal(kind, plaintext);
+    await this.spool.putChunk({ recording: this.id, index: chunk.index, bytes, chunkHash: hash, deviceTimeMs: chunk.deviceTimeMs });
+    this.onSpooled({ recording: this.id, index: chunk.index, kind, deviceTimeMs: chunk.deviceTimeMs, createdMs: sealer.header.createdMs });
   }
 
   watchLocation() {

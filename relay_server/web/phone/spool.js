@@ -11,7 +11,6 @@ const DB_VERSION = 1;
  * @property {string} id the recording id, lower-case hex
  * @property {Uint8Array} header
  * @property {number} createdMs
- * @property {boolean} ended whether its final chunk is spooled
  */
 
 /**
@@ -23,6 +22,8 @@ const DB_VERSION = 1;
  * @property {number} deviceTimeMs
  * @property {Uint8Array | null} receipt the verified receipt, once there is one
  */
+
+/** @typedef {{recording: string, index: number}} ChunkKey */
 
 /** @template T @param {IDBRequest<T>} request @returns {Promise<T>} */
 function done(request) {
@@ -90,18 +91,10 @@ export class Spool {
     await this.write(["recordings"], (t) => t.objectStore("recordings").put(recording));
   }
 
-  /** A sealed chunk, stored durably; only then may it be sent. @param {Omit<SpooledChunk, "receipt">} chunk @param {boolean} final */
-  async putChunk(chunk, final) {
-    await this.write(["chunks", "recordings"], (t) => {
+  /** A sealed chunk, stored durably; only then may it be sent. @param {Omit<SpooledChunk, "receipt">} chunk */
+  async putChunk(chunk) {
+    await this.write(["chunks"], (t) => {
       t.objectStore("chunks").add({ ...chunk, receipt: null, unreceipted: 1 });
-      if (final) {
-        const recordings = t.objectStore("recordings");
-        const request = recordings.get(chunk.recording);
-        request.onsuccess = () => {
-          const found = /** @type {SpooledRecording | undefined} */ (request.result);
-          if (found !== undefined) recordings.put({ ...found, ended: true });
-        };
-      }
     });
   }
 
@@ -130,15 +123,19 @@ export class Spool {
     return /** @type {SpooledRecording | undefined} */ (await done(this.db.transaction("recordings").objectStore("recordings").get(id)));
   }
 
-  /** The chunks of a recording, in index order. @param {string} recording @returns {Promise<SpooledChunk[]>} */
-  async chunks(recording) {
-    const range = IDBKeyRange.bound([recording, 0], [recording, Number.MAX_SAFE_INTEGER]);
-    return /** @type {SpooledChunk[]} */ (await done(this.db.transaction("chunks").objectStore("chunks").getAll(range)));
+  /** One spooled chunk, or undefined. @param {string} recording @param {number} index @returns {Promise<SpooledChunk | undefined>} */
+  async chunk(recording, index) {
+    return /** @type {SpooledChunk | undefined} */ (await done(this.db.transaction("chunks").objectStore("chunks").get([recording, index])));
   }
 
-  /** Chunks without a verified receipt, of every recording. @returns {Promise<SpooledChunk[]>} */
+  /**
+   * Which chunks, of every recording, have no verified receipt: their keys only, so that
+   * a phone that was offline for an hour does not read every waiting chunk to count them.
+   * @returns {Promise<ChunkKey[]>}
+   */
   async unreceipted() {
     const index = this.db.transaction("chunks").objectStore("chunks").index("unreceipted");
-    return /** @type {SpooledChunk[]} */ (await done(index.getAll(1)));
+    const keys = /** @type {[string, number][]} */ (await done(index.getAllKeys(1)));
+    return keys.map(([recording, chunkIndex]) => ({ recording, index: chunkIndex }));
   }
 }

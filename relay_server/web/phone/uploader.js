@@ -11,7 +11,7 @@ import { RelayRefusal, reactionTo } from "../lib/wire/errors.js";
 import { HttpsTransport, LinkLost, WebRtcTransport } from "./transports.js";
 
 /** @typedef {import("./spool.js").Spool} Spool */
-/** @typedef {import("./spool.js").SpooledChunk} SpooledChunk */
+/** @typedef {import("./spool.js").ChunkKey} ChunkKey */
 /** @typedef {import("./transports.js").Transport} Transport */
 /** @typedef {import("../lib/seal.js").DeviceSigner} DeviceSigner */
 
@@ -58,15 +58,17 @@ export class Uploader {
    * @param {DeviceSigner} options.signer
    * @param {string} options.deviceKeyString tg-device-…
    * @param {(status: UploadStatus) => void} options.onStatus
+   * @param {(recording: string, index: number) => void} [options.onReceipt] after a verified receipt is kept
    * @param {boolean} [options.webrtc] try WebRTC (true), or HTTPS only
    */
-  constructor({ spool, origin, relayKey, signer, deviceKeyString, onStatus, webrtc = true }) {
+  constructor({ spool, origin, relayKey, signer, deviceKeyString, onStatus, onReceipt = () => {}, webrtc = true }) {
     this.spool = spool;
     this.origin = origin;
     this.relayKey = relayKey;
     this.signer = signer;
     this.device = deviceKeyString;
     this.onStatus = onStatus;
+    this.onReceipt = onReceipt;
     this.useWebrtc = webrtc;
     this.https = new HttpsTransport(origin);
     /** @type {WebRtcTransport | null} */
@@ -83,9 +85,14 @@ export class Uploader {
     this.status = { network: "https", receipted: 0, pending: 0, problem: null, current: false };
     /** Bumped by every wake(): a count read before the last bump may miss a chunk. */
     this.generation = 0;
-    /** @type {() => void} */
+    /** @type {() => void} ends the idle wait (something new to send) */
     this.wakeUp = () => {};
-    this.online = () => this.wake();
+    /** @type {() => void} ends the backoff wait too (the network is back) */
+    this.retryNow = () => {};
+    this.online = () => {
+      this.retryNow();
+      this.wake();
+    };
   }
 
   /** Something new to send (a chunk was spooled, the network came back). */
@@ -101,14 +108,22 @@ export class Uploader {
     this.onStatus(this.status);
   }
 
-  /** @param {number} seconds */
-  sleep(seconds) {
+  /**
+   * Wait seconds, or until woken: an idle wait ends at the next spooled chunk; a backoff
+   * only when the network comes back or the uploader stops (a chunk spooled every 0.25 s
+   * must not turn the backoff into a retry every 0.25 s).
+   * @param {number} seconds
+   * @param {"idle" | "backoff"} kind
+   */
+  sleep(seconds, kind) {
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, seconds * 1000);
-      this.wakeUp = () => {
+      const end = () => {
         clearTimeout(timer);
         resolve(undefined);
       };
+      this.retryNow = end;
+      this.wakeUp = kind === "idle" ? end : () => {};
     });
   }
 
@@ -122,7 +137,7 @@ export class Uploader {
         const work = (await this.spool.unreceipted()).filter((c) => !this.blocked.has(c.recording) && !this.refused.has(`${c.recording}/${c.index}`));
         this.tell({ pending: work.length, current: generation === this.generation });
         if (work.length === 0) {
-          await this.sleep(60);
+          await this.sleep(60, "idle");
           continue;
         }
         const transport = this.webrtc !== null && !this.webrtc.closed ? this.webrtc : this.https;
@@ -135,7 +150,7 @@ export class Uploader {
           if (error instanceof LinkLost && error.reachable) this.tell({ problem: "relay_busy" });
           else if (transport === this.https) this.tell({ network: "offline", problem: "out_of_reach" });
           if (transport !== this.https) transport.close();
-          await this.sleep(this.backoff.delay());
+          await this.sleep(this.backoff.delay(), "backoff");
         }
       }
     } finally {
@@ -146,7 +161,7 @@ export class Uploader {
   stop() {
     this.stopped = true;
     this.webrtc?.close();
-    this.wake();
+    this.retryNow();
   }
 
   /** Connect WebRTC alongside HTTPS, and again 30 s after it failed or closed. */
@@ -170,7 +185,7 @@ export class Uploader {
    * Send every chunk in work over transport, recording by recording, in index order,
    * with at most IN_FLIGHT chunks awaiting their receipts.
    * @param {Transport} transport
-   * @param {SpooledChunk[]} work
+   * @param {ChunkKey[]} work
    */
   async sendAll(transport, work) {
     const byRecording = new Map();
@@ -184,7 +199,7 @@ export class Uploader {
       if (!(await this.sayHello(transport, recording))) continue;
       /** @type {Set<Promise<void>>} */
       const flying = new Set();
-      for (const chunk of /** @type {SpooledChunk[]} */ (chunks).sort((a, b) => a.index - b.index)) {
+      for (const chunk of /** @type {ChunkKey[]} */ (chunks).sort((a, b) => a.index - b.index)) {
         if (this.blocked.has(recording) || this.stopped) break;
         const sent = this.sendOne(transport, chunk).finally(() => flying.delete(sent));
         flying.add(sent);
@@ -220,8 +235,10 @@ export class Uploader {
     return false;
   }
 
-  /** @param {Transport} transport @param {SpooledChunk} chunk */
-  async sendOne(transport, chunk) {
+  /** @param {Transport} transport @param {ChunkKey} key */
+  async sendOne(transport, key) {
+    const chunk = await this.spool.chunk(key.recording, key.index); // read when sent, not before
+    if (chunk === undefined || chunk.receipt !== null) return;
     let answer;
     try {
       answer = await transport.send(this.device, chunk.recording, chunk.index, chunk.bytes);
@@ -256,6 +273,7 @@ export class Uploader {
       throw new LinkLost("the relay's receipt did not verify");
     }
     await this.spool.putReceipt(chunk.recording, chunk.index, receipt.bytes);
+    this.onReceipt(chunk.recording, chunk.index);
     this.backoff.reset(); // after a verified receipt, not after a HELLO (PROTOCOL.md §14)
     this.tell({ receipted: this.status.receipted + 1, pending: Math.max(0, this.status.pending - 1), network: transport.name });
   }
